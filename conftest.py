@@ -1,0 +1,76 @@
+"""Session fixtures shared by every step module: the target and `check`.
+
+The target is a set of endpoints; steps and probes never ask its name.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from provision import config
+from provision.findings import Finding
+from provision.local import stack
+from provision.report.plugin import RUN_DIR_ENV
+
+
+def _stack_dir() -> Path:
+    """An already running stack (`provision local up`), else this run's own."""
+    given = os.environ.get(stack.STACK_DIR_ENV)
+    if given and stack.is_running(Path(given)):
+        return Path(given)
+    return Path(os.environ[RUN_DIR_ENV]) / "stack"
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig):
+    if pytestconfig.getoption("target") == "live":
+        t = config.live_target()
+    else:
+        d = _stack_dir()
+        state = stack.up(d, progress=lambda m: print(f"[offline target] {m}", flush=True))
+        t = stack.target(state)
+        # Subprocesses (kubectl, the CLI) and boto3 see the same target.
+        os.environ.update(stack.offline_aws_env())
+    kubeconfig = pytestconfig.getoption("kubeconfig")
+    if kubeconfig:
+        t = t.with_(kubeconfig=kubeconfig)
+    os.environ.update(t.env())
+    return t
+
+
+@pytest.fixture
+def check(request):
+    """Record a Finding for the report, then assert it, showing its evidence."""
+
+    def _check(finding: Finding) -> Finding:
+        request.node.user_properties.append(("finding", json.loads(json.dumps(finding.as_dict()))))
+        if not finding.ok:
+            lines = [finding.line(), *finding.evidence]
+            pytest.fail("\n".join(lines), pytrace=False)
+        return finding
+
+    return _check
+
+
+@pytest.fixture
+def record(request):
+    """Record a Finding without asserting it (for checks that must come out red)."""
+
+    def _record(finding: Finding) -> Finding:
+        request.node.user_properties.append(("finding", json.loads(json.dumps(finding.as_dict()))))
+        return finding
+
+    return _record
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The process that owns the run (controller, or the only process) stops
+    # the stack this run started; a stack from `provision local up` stays.
+    if hasattr(session.config, "workerinput"):
+        return
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir and stack.read_state(Path(run_dir) / "stack") is not None:
+        stack.down(Path(run_dir) / "stack", progress=lambda m: None)

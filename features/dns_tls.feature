@@ -1,0 +1,47 @@
+Feature: Cloudflare DNS points every domain at the AWS load balancer, served over valid TLS
+  @P6 @R1.4 @R4.3 @offline @live @smoke
+  Scenario: Every managed domain resolves to the AWS load balancer
+    Given the Cloudflare zone of the target
+    Then every managed domain resolves, consistently, to the load balancer of the cluster
+
+  @P6 @R4.3 @offline @property
+  Scenario: Resolution is consistent for any number of queries in any order (property)
+    Given the Cloudflare zone of the target
+    Then for at least 100 generated query sequences every answer leads to the load balancer
+
+  @P6 @R4.3 @offline
+  Scenario Outline: A seeded DNS fault turns the resolution check red
+    Given the Cloudflare zone of the target with the seeded fault "<fault>"
+    Then the resolution check fails naming "<evidence>"
+
+    Examples:
+      | fault                  | evidence        |
+      | record-to-old-ip       | load balancer   |
+      | missing-api-record     | api.            |
+
+  @R4.4 @offline @live @smoke
+  Scenario: No record or route leads to Azure any more
+    Given the Cloudflare zone of the target
+    Then no DNS record points at an Azure address or hostname
+
+  @R4.4 @offline
+  Scenario: A seeded leftover Azure record is caught
+    Given the Cloudflare zone of the target with the seeded fault "leftover-azure-record"
+    Then the decommission check fails naming "cloudapp.azure.com"
+
+  @R1.4 @R4.5 @offline @live @smoke
+  Scenario: The app answers over HTTPS with a valid certificate on each domain
+    Given the Cloudflare zone of the target
+    Then each domain answers HTTPS with a certificate valid for at least 14 days
+    And Cloudflare has SSL mode "strict" and Always Use HTTPS on
+
+  @R1.4 @offline
+  Scenario Outline: A seeded TLS fault turns the certificate check red
+    Given the TLS endpoint of "app.cloudtolocalllm.online" with the seeded fault "<fault>"
+    Then the certificate check fails naming "<evidence>"
+
+    Examples:
+      | fault          | evidence   |
+      | expired        | expired    |
+      | wrong-hostname | hostname   |
+      | untrusted-ca   | verify     |

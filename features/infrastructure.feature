@@ -1,0 +1,80 @@
+Feature: The AWS infrastructure is CloudFormation, applied idempotently from the repo
+  Network, IAM/OIDC, EKS, monitoring and budget stacks come from templates in
+  the repository, with parameters from settings.yaml.
+
+  @R6.2 @offline @live
+  Scenario: Every stack of the environment is CloudFormation from the repository
+    Given the dev environment
+    When the stacks are applied
+    Then every stack is in a COMPLETE state
+    And every template passes cfn-lint
+
+  @R6.2 @offline
+  Scenario Outline: A seeded template fault fails the static checks
+    Given the CloudFormation templates with the seeded fault "<fault>"
+    Then the template check fails naming "<evidence>"
+
+    Examples:
+      | fault                  | evidence             |
+      | malformed-template     | template             |
+      | public-node-subnet     | private subnets      |
+      | no-secret-encryption   | EncryptionConfig     |
+      | wrong-instance-type    | t3.medium            |
+
+  @R6.2 @P2 @offline
+  Scenario: Applying unchanged stacks a second time changes nothing
+    Given the dev environment
+    When the stacks are applied
+    And the stacks are applied again
+    Then the second apply reports no changes and makes no write
+
+  @R6.4 @offline @live
+  Scenario: Every plan and apply leaves an audit record and stack tags
+    Given the dev environment
+    When the stacks are applied
+    Then an audit record names who applied which change set with what result
+    And every stack carries the commit SHA tag
+
+  @R6.5 @offline
+  Scenario: The infrastructure can be torn down and recreated from code
+    Given the dev environment
+    When the stacks are applied
+    And the stacks are torn down and applied again
+    Then the inventory is equivalent to the first one
+
+  @R8.1 @offline @live @security
+  Scenario: Worker nodes sit only in private subnets
+    Given the dev environment
+    When the stacks are applied
+    Then the node group uses only subnets without a route to an internet gateway
+
+  @R2.1 @R2.2 @P9 @offline @live @cost
+  Scenario Outline: The node group matches the environment's settings
+    Given the <env> environment
+    Then the node group is of type "t3.medium" with <nodes> nodes
+
+    Examples:
+      | env  | nodes |
+      | dev  | 2     |
+      | prod | 3     |
+
+  @R2.4 @P9 @offline @live @cost
+  Scenario: The cluster scales down by itself when idle
+    Given the dev environment
+    Then the node group can scale between its minimum and maximum
+    And the cluster autoscaler is deployed with scale-down enabled
+
+  @R8.3 @offline @live @security
+  Scenario: Kubernetes secrets are envelope-encrypted with a rotating KMS key
+    Given the dev environment
+    Then the EKS cluster encrypts secrets with a KMS key that has rotation on
+
+  @R8.4 @offline @live @security
+  Scenario: Workloads reach AWS through IRSA roles
+    Given the dev environment
+    Then each IRSA role trusts only its own service account through the cluster's OIDC provider
+
+  @R8.5 @offline @live @security
+  Scenario: Cluster access goes through IAM access entries
+    Given the dev environment
+    Then the cluster authenticates with IAM access entries and has no open public endpoint

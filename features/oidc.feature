@@ -1,0 +1,63 @@
+Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
+  The deploy role trusts only the GitHub OIDC provider, for the main branch of
+  the repository and the sts.amazonaws.com audience. Every run gets its own
+  short-lived STS credentials.
+
+  @R3.1 @R3.5 @R1.1 @P1 @offline @live @security
+  Scenario: A run on main exchanges its OIDC token for temporary STS credentials
+    Given the OIDC issuer of the target
+    And the deploy role of the dev environment
+    When a workflow run on "refs/heads/main" of the repository asks for credentials
+    Then STS returns temporary credentials
+    And the credentials expire within 3600 seconds
+
+  @R3.1 @P1 @offline @security
+  Scenario Outline: A run the trust policy does not allow gets no credentials
+    Given the OIDC issuer of the target
+    And the deploy role of the dev environment
+    When a workflow run with <claim> set to "<value>" asks for credentials
+    Then the token exchange is refused
+
+    Examples:
+      | claim    | value                                                 |
+      | sub      | repo:someone/fork:ref:refs/heads/main                 |
+      | sub      | repo:cloudtolocalllm/cloudtolocalllm:pull_request     |
+      | sub      | repo:cloudtolocalllm/cloudtolocalllm:ref:refs/heads/dev |
+      | aud      | sts.example.com                                       |
+      | iss      | https://evil.example.com                              |
+      | exp      | expired                                               |
+      | sig      | forged                                                |
+
+  @P1 @R3.1 @R3.2 @R3.3 @offline @property @security
+  Scenario: Only runs the trust policy allows ever obtain credentials (property)
+    Given the OIDC issuer of the target
+    And the deploy role of the dev environment
+    Then for at least 100 generated workflow runs only the allowed ones obtain credentials lasting at most 3600 seconds
+
+  @R3.4 @offline @live @security
+  Scenario: Each run gets fresh credentials
+    Given the OIDC issuer of the target
+    And the deploy role of the dev environment
+    When two workflow runs on "refs/heads/main" of the repository ask for credentials
+    Then the two runs hold different access key ids
+
+  @R3.4 @offline @live @security
+  Scenario Outline: The deploy role's policies are least privilege
+    Given the IAM templates <variant>
+    Then no policy grants a wildcard action on a wildcard resource
+    And the deploy role's trust policy admits only the main branch subject
+
+    Examples:
+      | variant                                  |
+      | as committed                             |
+
+  @R3.4 @offline @security
+  Scenario Outline: A seeded over-broad IAM template is caught
+    Given the IAM templates with the seeded fault "<fault>"
+    Then the IAM check fails naming "<evidence>"
+
+    Examples:
+      | fault                 | evidence          |
+      | wildcard-admin-policy | Action \* on \*   |
+      | open-trust-subject    | repo:\*           |
+      | missing-audience      | aud               |

@@ -1,0 +1,121 @@
+"""Settings (the one source of truth) and the Target every function receives."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from . import errors
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_FILE = ROOT / "settings.yaml"
+REPORTS_DIR = ROOT / "reports"
+CACHE_DIR = Path(os.environ.get("CTL_CACHE_DIR", Path.home() / ".cache" / "cloudtolocalllm"))
+
+
+@lru_cache(maxsize=None)
+def settings() -> dict:
+    return yaml.safe_load(SETTINGS_FILE.read_text())
+
+
+def versions() -> dict:
+    return settings()["versions"]
+
+
+def environments() -> list[str]:
+    return list(settings()["environments"])
+
+
+def environment(name: str) -> dict:
+    envs = settings()["environments"]
+    if name not in envs:
+        raise errors.BadInput(errors.UNKNOWN_ENV.format(env=name, known=", ".join(envs)))
+    return {"name": name, **envs[name]}
+
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def validate_image_tag(tag: str) -> str:
+    if not isinstance(tag, str) or not SHA_RE.match(tag):
+        raise errors.BadInput(errors.INVALID_IMAGE_TAG.format(tag=tag))
+    return tag
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or reports."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Endpoints and credentials of one target; steps never ask for its name.
+
+    `name` is recorded in reports only. AWS_ENDPOINT_URL and KUBECONFIG carry
+    most of it, so subprocesses (kubectl, the CLI) see the same target.
+    """
+
+    name: str
+    region: str
+    account_id: str
+    aws_endpoint_url: str | None = None
+    kubeconfig: str | None = None
+    dns_server: tuple[str, int] | None = None  # None: the system resolver
+    cloudflare_api: str = "https://api.cloudflare.com/client/v4"
+    cloudflare_token: Secret = field(default=Secret(""), repr=False)
+    cloudflare_zone: str = ""
+    domains: tuple[str, ...] = ()
+    ca_bundle: str | None = None
+    oidc_issuer_url: str | None = None
+    postgres_dsn: Secret = field(default=Secret(""), repr=False)
+    namespace: str = "cloudtolocalllm"
+    # Capabilities the target cannot show; a check needing one reports
+    # "not verifiable on this target" with this reason.
+    cannot: dict = field(default_factory=dict)
+
+    def with_(self, **changes) -> "Target":
+        return replace(self, **changes)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a subprocess at this target."""
+        out = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.aws_endpoint_url:
+            out["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        if self.kubeconfig:
+            out["KUBECONFIG"] = self.kubeconfig
+        return out
+
+
+# Live settings: environment variable -> what it is. Missing ones refuse the run.
+LIVE_REQUIRED = {
+    "KUBECONFIG": "kubeconfig of the EKS cluster (aws eks update-kubeconfig)",
+    "CLOUDFLARE_API_TOKEN": "Cloudflare API token with DNS read on the zone",
+    "CLOUDFLARE_ZONE_ID": "Cloudflare zone id of the domain",
+}
+
+
+def live_target(environ: dict | None = None) -> Target:
+    environ = dict(os.environ if environ is None else environ)
+    s = settings()
+    for name, how in LIVE_REQUIRED.items():
+        if not environ.get(name):
+            raise errors.TargetUnavailable(errors.MISSING_SETTING.format(name=name, how=how))
+    return Target(
+        name="live",
+        region=environ.get("AWS_REGION", s["aws"]["region"]),
+        account_id=s["aws"]["account_id"],
+        kubeconfig=environ["KUBECONFIG"],
+        cloudflare_token=Secret(environ["CLOUDFLARE_API_TOKEN"]),
+        cloudflare_zone=environ["CLOUDFLARE_ZONE_ID"],
+        domains=tuple(s["domains"]["names"]),
+        namespace=s["kubernetes"]["namespace"],
+        cannot={
+            "seeded_faults": "seeded faults are injected only on the offline target; the live target is never broken on purpose",
+        },
+    )

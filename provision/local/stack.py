@@ -1,0 +1,119 @@
+"""The offline target as one stack: start its components, attach, stop.
+
+State lives in a directory (state.json plus each process's pid and log).
+`provision local up` keeps one under the cache dir for a shell session; the
+pytest session starts its own under reports/<run-id>/stack (shared by all
+xdist workers through a file lock) unless CTL_STACK_DIR names a running one.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+from .. import config
+from ..config import Secret, Target
+from . import procs
+
+STATE = "state.json"
+STACK_DIR_ENV = "CTL_STACK_DIR"
+# Start order. Each entry is a module of provision.local with start/stop.
+COMPONENTS = [
+    "moto_server",
+]
+SECRET_FIELDS = {"cloudflare_token", "postgres_dsn"}
+
+
+def default_dir() -> Path:
+    return config.CACHE_DIR / "stack"
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def read_state(state_dir: Path) -> dict | None:
+    path = Path(state_dir) / STATE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def is_running(state_dir: Path) -> bool:
+    state = read_state(state_dir)
+    if not state:
+        return False
+    pids = [int(p.read_text()) for p in Path(state_dir).glob("*.pid")]
+    return bool(pids) and all(procs.alive(p) for p in pids)
+
+
+def up(state_dir: Path, progress=print, components: list[str] | None = None) -> dict:
+    """Start every component not yet running; idempotent (says so when all run)."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(state_dir / ".lock")):
+        state = read_state(state_dir) or {"started": time.time(), "components": {}}
+        wanted = components or COMPONENTS
+        for name in wanted:
+            info = state["components"].get(name)
+            pidfile = state_dir / f"{_module(name).NAME}.pid"
+            if info is not None and (not pidfile.exists() or procs.alive(int(pidfile.read_text()))):
+                continue
+            t0 = time.monotonic()
+            try:
+                state["components"][name] = _module(name).start(state_dir, progress)
+            except Exception:
+                _write(state_dir, state)
+                raise
+            progress(f"{name} ready in {time.monotonic() - t0:.1f}s")
+            _write(state_dir, state)
+        return state
+
+
+def down(state_dir: Path, progress=print) -> None:
+    """Stop every component (reverse order); leaves no process behind."""
+    state_dir = Path(state_dir)
+    for name in reversed(COMPONENTS):
+        progress(f"stopping {name}")
+        _module(name).stop(state_dir)
+    (state_dir / STATE).unlink(missing_ok=True)
+
+
+def _write(state_dir: Path, state: dict) -> None:
+    tmp = state_dir / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(state_dir / STATE)
+
+
+def target(state: dict) -> Target:
+    """The offline Target from a stack's state."""
+    s = config.settings()
+    fields = {}
+    for info in state["components"].values():
+        for k, v in info.items():
+            if k in Target.__dataclass_fields__:
+                fields[k] = Secret(v) if k in SECRET_FIELDS else (tuple(v) if isinstance(v, list) else v)
+    return Target(
+        name="offline",
+        region=s["aws"]["region"],
+        account_id=s["aws"]["account_id"],
+        domains=tuple(s["domains"]["names"]),
+        namespace=s["kubernetes"]["namespace"],
+        **fields,
+    )
+
+
+def env_lines(state_dir: Path, state: dict) -> list[str]:
+    t = target(state)
+    env = {**t.env(), STACK_DIR_ENV: str(state_dir),
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    return [f"export {k}={v}" for k, v in env.items()]
+
+
+def offline_aws_env() -> dict:
+    """moto accepts any credentials; these fixed dummies keep boto3 from looking for real ones."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}

@@ -1,0 +1,1 @@
+"""Test results, the requirement catalog and the sign-off report built from them."""

@@ -1,0 +1,4 @@
+"""Steps of features/deploy.feature."""
+from pytest_bdd import scenarios
+
+scenarios("deploy.feature")

@@ -1,0 +1,4 @@
+"""Steps of features/manifests.feature."""
+from pytest_bdd import scenarios
+
+scenarios("manifests.feature")

@@ -1,0 +1,4 @@
+"""Steps of features/oidc.feature."""
+from pytest_bdd import scenarios
+
+scenarios("oidc.feature")
