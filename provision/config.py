@@ -78,6 +78,9 @@ class Target:
     # Capabilities the target cannot show; a check needing one reports
     # "not verifiable on this target" with this reason.
     cannot: dict = field(default_factory=dict)
+    # Offline only: each local component's own details (e.g. etcd endpoints
+    # for reading raw values); empty on the live target.
+    local: dict = field(default_factory=dict, repr=False)
 
     def with_(self, **changes) -> "Target":
         return replace(self, **changes)

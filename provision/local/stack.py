@@ -8,6 +8,7 @@ xdist workers through a file lock) unless CTL_STACK_DIR names a running one.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import time
@@ -23,8 +24,17 @@ STATE = "state.json"
 STACK_DIR_ENV = "CTL_STACK_DIR"
 # Start order. Each entry is a module of provision.local with start/stop.
 COMPONENTS = [
-    "moto_server",
+    "moto_server",    # AWS APIs (moto server)
+    "controlplane",   # etcd, kube-apiserver, controller-manager, scheduler, kwok
+    "postgres",       # a real PostgreSQL server
+    "oidc",           # GitHub-style OIDC issuer (RS256 JWTs, JWKS)
+    "edge",           # Cloudflare v4 API stand-in, DNS server, TLS endpoints
 ]
+
+
+def available() -> list[str]:
+    """Components whose module exists (parts land one by one)."""
+    return [n for n in COMPONENTS if importlib.util.find_spec(f"{__package__}.{n}") is not None]
 SECRET_FIELDS = {"cloudflare_token", "postgres_dsn"}
 
 
@@ -57,7 +67,7 @@ def up(state_dir: Path, progress=print, components: list[str] | None = None) -> 
     state_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(state_dir / ".lock")):
         state = read_state(state_dir) or {"started": time.time(), "components": {}}
-        wanted = components or COMPONENTS
+        wanted = components or available()
         for name in wanted:
             info = state["components"].get(name)
             pidfile = state_dir / f"{_module(name).NAME}.pid"
@@ -77,7 +87,7 @@ def up(state_dir: Path, progress=print, components: list[str] | None = None) -> 
 def down(state_dir: Path, progress=print) -> None:
     """Stop every component (reverse order); leaves no process behind."""
     state_dir = Path(state_dir)
-    for name in reversed(COMPONENTS):
+    for name in reversed(available()):
         progress(f"stopping {name}")
         _module(name).stop(state_dir)
     (state_dir / STATE).unlink(missing_ok=True)
@@ -92,7 +102,7 @@ def _write(state_dir: Path, state: dict) -> None:
 def target(state: dict) -> Target:
     """The offline Target from a stack's state."""
     s = config.settings()
-    fields = {}
+    fields = {"local": state["components"]}
     for info in state["components"].values():
         for k, v in info.items():
             if k in Target.__dataclass_fields__:
