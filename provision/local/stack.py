@@ -70,8 +70,7 @@ def up(state_dir: Path, progress=print, components: list[str] | None = None) -> 
         wanted = components or available()
         for name in wanted:
             info = state["components"].get(name)
-            pidfile = state_dir / f"{_module(name).NAME}.pid"
-            if info is not None and (not pidfile.exists() or procs.alive(int(pidfile.read_text()))):
+            if info is not None and _alive(state_dir, _module(name).NAME):
                 continue
             t0 = time.monotonic()
             try:
@@ -82,6 +81,12 @@ def up(state_dir: Path, progress=print, components: list[str] | None = None) -> 
             progress(f"{name} ready in {time.monotonic() - t0:.1f}s")
             _write(state_dir, state)
         return state
+
+
+def _alive(state_dir: Path, name: str) -> bool:
+    """A component's processes are `<NAME>*.pid`; all must be alive."""
+    pids = [int(p.read_text()) for p in Path(state_dir).glob(f"{name}*.pid")]
+    return bool(pids) and all(procs.alive(p) for p in pids)
 
 
 def down(state_dir: Path, progress=print) -> None:

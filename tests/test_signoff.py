@@ -1,0 +1,94 @@
+"""The sign-off builder on saved result files: every outcome, the verdict, both formats."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from provision import cli, errors
+from provision.report import catalog, outcomes, signoff
+
+pytestmark = [pytest.mark.offline, pytest.mark.live, pytest.mark.unit]
+
+DATA = Path(__file__).parent / "data"
+CAT = {"R1.1": "one", "R1.2": "two", "R1.3": "three", "R1.4": "four", "R1.5": "five", "R1.6": "six"}
+SCS = [
+    catalog.Scenario("a.feature", "passes", ("R1.1", "offline"), 1),
+    catalog.Scenario("a.feature", "fails", ("R1.2", "offline"), 2),
+    catalog.Scenario("a.feature", "outline", ("R1.3", "offline"), 3),
+    catalog.Scenario("a.feature", "live only", ("R1.4", "live"), 4),
+    catalog.Scenario("a.feature", "todo", ("R1.5", "offline"), 5),
+    catalog.Scenario("a.feature", "never selected", ("R1.6", "live"), 6),
+    # a second scenario of R1.1 that failed would make R1.1 fail: see below
+]
+
+
+def mixed():
+    return json.loads((DATA / "results-mixed.json").read_text())
+
+
+def test_each_id_gets_its_outcome():
+    rep = signoff.build(mixed(), CAT, SCS)
+    got = {r.id: r.outcome for r in rep.rows}
+    assert got == {
+        "R1.1": outcomes.PASSED,
+        "R1.2": outcomes.FAILED,
+        "R1.3": outcomes.FAILED,  # one failing example fails the outline
+        "R1.4": outcomes.NOT_VERIFIABLE,
+        "R1.5": outcomes.NOT_IMPLEMENTED,
+        "R1.6": outcomes.NOT_RUN,
+    }
+    assert rep.verdict == signoff.REFUSED
+    assert any("R1.2" in r and "failed" in r for r in rep.reasons)
+    assert rep.gaps == ["moto's STS accepts any web-identity token"]
+
+
+def test_a_failure_beside_a_pass_fails_the_id():
+    scs = SCS + [catalog.Scenario("a.feature", "fails", ("R1.1", "offline"), 7)]
+    rep = signoff.build(mixed(), CAT, scs)
+    assert {r.id: r.outcome for r in rep.rows}["R1.1"] == outcomes.FAILED
+
+
+def test_sign_off_only_when_every_id_passed():
+    data = mixed()
+    data["tests"] = [t for t in data["tests"] if t["scenario"] == "passes"]
+    rep = signoff.build(data, {"R1.1": "one"}, SCS[:1])
+    assert rep.verdict == signoff.SIGNOFF and rep.reasons == []
+    rep = signoff.build(data, {"R1.1": "one", "R1.6": "six"}, [SCS[0], SCS[5]])
+    assert rep.verdict == signoff.REFUSED
+
+
+def test_markdown_and_html_carry_verdict_evidence_and_run_facts():
+    rep = signoff.build(mixed(), CAT, SCS)
+    md = signoff.to_markdown(rep)
+    assert "# Release sign-off: **REFUSED**" in md
+    assert "0123456789abcdef0123456789abcdef01234567" in md
+    assert "`FAIL pods ready: expected 2 ready, got 1 ready`" in md
+    assert "web-app-1: CrashLoopBackOff" in md
+    assert "not verifiable on the offline target: live-only scenario" in md
+    page = signoff.to_html(rep)
+    assert page.startswith("<!doctype html>") and "REFUSED" in page
+    # self-contained: no external assets
+    for ref in ("<link", "<script src", "http://", "https://"):
+        assert ref not in page
+
+
+def test_html_escapes_untrusted_text():
+    data = mixed()
+    data["tests"][1]["findings"][0]["evidence"] = ["<script>alert(1)</script>"]
+    page = signoff.to_html(signoff.build(data, CAT, SCS))
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_signoff_command_exits_3_on_refused_and_writes_files(tmp_path, capsys):
+    run = tmp_path / "run-x"
+    run.mkdir()
+    shutil.copy(DATA / "results-mixed.json", run / "results.json")
+    assert cli.main(["signoff", str(run)]) == errors.EXIT_REFUSED
+    assert (run / "signoff.md").exists() and (run / "signoff.html").exists()
+    assert "sign-off refused" in capsys.readouterr().err
+
+
+def test_signoff_command_on_a_missing_run_is_bad_input(tmp_path, capsys):
+    assert cli.main(["signoff", str(tmp_path / "nope")]) == errors.EXIT_USAGE
+    assert "no results.json" in capsys.readouterr().err
