@@ -24,17 +24,30 @@ def _stack_dir() -> Path:
     return Path(os.environ[RUN_DIR_ENV]) / "stack"
 
 
+def _progress(message: str) -> None:
+    print(f"[offline target] {message}", flush=True)
+
+
 @pytest.fixture(scope="session")
-def target(pytestconfig):
+def target(pytestconfig, request):
+    kubeconfig = pytestconfig.getoption("kubeconfig")
     if pytestconfig.getoption("target") == "live":
         t = config.live_target()
     else:
         d = _stack_dir()
-        state = stack.up(d, progress=lambda m: print(f"[offline target] {m}", flush=True))
+        # Another cluster backend replaces the local control plane.
+        use_kind = pytestconfig.getoption("cluster") == "kind"
+        skip = {"controlplane"} if (use_kind or kubeconfig) else set()
+        state = stack.up(d, progress=_progress, components=[c for c in stack.available() if c not in skip])
         t = stack.target(state)
+        if use_kind and not kubeconfig:
+            from provision.local import kind
+
+            name = "ctl-" + Path(os.environ[RUN_DIR_ENV]).name[-6:]
+            t = t.with_(kubeconfig=kind.up(name, d, _progress)["kubeconfig"])
+            request.addfinalizer(lambda: kind.down(name))
         # Subprocesses (kubectl, the CLI) and boto3 see the same target.
         os.environ.update(stack.offline_aws_env())
-    kubeconfig = pytestconfig.getoption("kubeconfig")
     if kubeconfig:
         t = t.with_(kubeconfig=kubeconfig)
     os.environ.update(t.env())

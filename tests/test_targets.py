@@ -57,3 +57,18 @@ def test_unknown_environment_is_bad_input():
     with pytest.raises(errors.BadInput) as exc:
         config.environment("staging")
     assert str(exc.value) == "unknown environment 'staging': expected one of dev, prod"
+
+
+def test_kind_backend_without_docker_refuses_with_one_line():
+    from provision.local import kind
+
+    try:
+        kind.preflight()
+    except errors.TargetUnavailable:
+        pass
+    else:
+        pytest.skip("not verifiable on the offline target: a Docker engine runs here, so the refusal cannot be shown")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--cluster", "kind", "-q", "-p", "no:cacheprovider",
+                           "tests/test_catalog.py"], cwd=config.ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4
+    assert "--cluster kind needs a running Docker engine" in proc.stderr

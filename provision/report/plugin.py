@@ -58,6 +58,13 @@ def pytest_configure(config):
             settings_mod.live_target()
         except errors.TargetUnavailable as exc:
             raise pytest.UsageError(str(exc)) from None
+    if target == "offline" and config.getoption("cluster") == "kind" and not config.getoption("kubeconfig"):
+        from ..local import kind
+
+        try:
+            kind.preflight()
+        except errors.TargetUnavailable as exc:
+            raise pytest.UsageError(str(exc)) from None
     run_id = config.getoption("run_id") or results.new_run_id(target)
     run_dir = results.run_dir(run_id)
     os.environ[RUN_DIR_ENV] = str(run_dir)
