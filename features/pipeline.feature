@@ -1,47 +1,57 @@
 Feature: GitHub Actions workflows are thin, pinned callers of the CLI
-  @R1.1 @R3.2 @P1 @offline @live @security
+  The deploy, live-verification and pull-request workflows are checked
+  statically: actionlint, zizmor --offline and the harness's own rules on the
+  parsed YAML (provision/ci). Seeded faults are applied to copies of the
+  deploy workflow in a temporary directory, never to .github/workflows.
+
+  @R1.1 @R3.2 @P1 @offline @live @security @static
   Scenario: The deploy workflow uses OIDC and no static AWS keys
     Given the workflow "deploy-aws-eks.yml"
     Then it requests id-token write and contents read only
     And it configures AWS credentials from the deploy role through OIDC
     And no workflow holds or prints an AWS access key
 
-  @R5.1 @R5.2 @P3 @offline @live
+  @R5.1 @R5.2 @P3 @offline @live @static
   Scenario: A push builds both images tagged with the commit SHA and deploys that tag
     Given the workflow "deploy-aws-eks.yml"
-    Then it builds and pushes the web and api images tagged with github.sha
+    Then it runs on pushes to main and on dispatch with an environment of settings.yaml
+    And it builds and pushes the web and api images tagged with github.sha
     And it deploys with the same CLI command the suite tests, with github.sha as the image tag
 
-  @R5.5 @R10.4 @P10 @offline @live
+  @R5.5 @R10.4 @P10 @offline @live @static
   Scenario: Pushes to the same cluster queue instead of cancelling each other
     Given the workflow "deploy-aws-eks.yml"
     Then its deploy job has a concurrency group per cluster with cancel-in-progress false
 
-  @R5.4 @R10.5 @offline @live
+  @R5.4 @R10.5 @offline @live @static
   Scenario: Every deploy run reports success or failure and alerts on failure
     Given the workflow "deploy-aws-eks.yml"
     Then it writes the outcome to the job summary and alerts the developer on failure
 
-  @R3.2 @offline @security
-  Scenario Outline: A seeded workflow fault is caught by the linters
+  @R3.2 @offline @security @static
+  Scenario Outline: A seeded workflow fault is caught by the workflow check
     Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
     Then the workflow check fails naming "<evidence>"
 
     Examples:
-      | fault                | evidence            |
-      | template-injection   | template-injection  |
-      | unpinned-action      | unpinned            |
-      | write-all            | write-all           |
-      | static-aws-key       | AWS_ACCESS_KEY_ID   |
-      | cancel-in-progress   | cancel-in-progress  |
+      | fault               | evidence                                          |
+      | template-injection  | template-injection (High)                         |
+      | unpinned-action     | unpinned-uses (High)                              |
+      | write-all           | workflow permissions: write-all                   |
+      | static-aws-key      | static credential input aws-access-key-id         |
+      | static-aws-key      | AWS_ACCESS_KEY_ID                                 |
+      | cancel-in-progress  | cancel-in-progress: true                          |
+      | pull-request-target | dangerous-triggers (High)                         |
+      | pull-request-target | checks out the pull request head                  |
 
-  @R3.2 @offline @live @security
+  @R3.2 @offline @live @security @static
   Scenario: actionlint and zizmor are clean on the committed workflows
     Given the committed workflows
     Then actionlint reports no problem
     And zizmor --offline reports no finding
+    And every workflow follows the repository's own rules
 
-  @R10.5 @offline @live
+  @R10.5 @offline @live @static
   Scenario: The nightly live verification runs the live markers and publishes the report
     Given the workflow "verify-live.yml"
     Then it runs pytest on the live target with the live marker

@@ -47,6 +47,9 @@ def builds() -> list[Build]:
               ("k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager",
                "k8s.io/kubernetes/cmd/kube-scheduler"),
               ("kube-apiserver", "kube-controller-manager", "kube-scheduler"), "kubernetes", stamp),
+        # The workflow linter of the static checks (features/pipeline.feature).
+        Build("actionlint", "actionlint", ("github.com/rhysd/actionlint/cmd/actionlint",), ("actionlint",),
+              "actionlint"),
     ]
 
 

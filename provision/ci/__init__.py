@@ -1,0 +1,1 @@
+"""GitHub Actions: the values workflows read from settings, and the static checks of the workflows."""
