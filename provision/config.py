@@ -72,6 +72,7 @@ class Target:
     cloudflare_zone: str = ""
     domains: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    https_port: int = 443  # where the app's domains answer HTTPS (offline: the edge's port)
     oidc_issuer_url: str | None = None
     postgres_dsn: Secret = field(default=Secret(""), repr=False)
     namespace: str = "cloudtolocalllm"
@@ -118,6 +119,9 @@ def live_target(environ: dict | None = None) -> Target:
         cloudflare_zone=environ["CLOUDFLARE_ZONE_ID"],
         domains=tuple(s["domains"]["names"]),
         namespace=s["kubernetes"]["namespace"],
+        # Optional: the in-cluster postgres through a port-forward (docs/disaster-recovery.md);
+        # without it the live DR check reports "not verifiable" with the reason.
+        postgres_dsn=Secret(environ.get(s.get("backup", {}).get("live_dsn_env", "CTL_LIVE_PG_DSN"), "")),
         cannot={
             "seeded_faults": "seeded faults are injected only on the offline target; the live target is never broken on purpose",
         },

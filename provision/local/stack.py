@@ -100,6 +100,9 @@ def down(state_dir: Path, progress=print) -> None:
 
 def _write(state_dir: Path, state: dict) -> None:
     tmp = state_dir / (STATE + ".tmp")
+    # The state holds throwaway loopback credentials: readable by the owner only.
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)
     tmp.write_text(json.dumps(state, indent=1))
     tmp.replace(state_dir / STATE)
 
