@@ -27,6 +27,8 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
       | iss      | https://evil.example.com                              |
       | exp      | expired                                               |
       | sig      | forged                                                |
+      | nbf      | future                                                |
+      | sub      | repo:cloudtolocalllm/cloudtolocalllm:ref:refs/tags/v1.0.0 |
 
   @P1 @R3.1 @R3.2 @R3.3 @offline @property @security
   Scenario: Only runs the trust policy allows ever obtain credentials (property)
@@ -58,6 +60,6 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
 
     Examples:
       | fault                 | evidence          |
-      | wildcard-admin-policy | Action \* on \*   |
-      | open-trust-subject    | repo:\*           |
+      | wildcard-admin-policy | Action * on *     |
+      | open-trust-subject    | repo:*            |
       | missing-audience      | aud               |

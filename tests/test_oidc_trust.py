@@ -1,0 +1,268 @@
+"""Pure predicates of provision.aws.oidc: IAM trust evaluation and token validation."""
+from __future__ import annotations
+
+import json
+import stat
+import time
+
+import jwt
+import pytest
+
+from provision import config, errors
+from provision.aws import iam_template, oidc
+from provision.local import oidc as local_oidc
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+
+GH = config.settings()["github"]
+HOST = GH["oidc_issuer"]
+SUB, AUD = GH["deploy_subject"], GH["oidc_audience"]
+PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{HOST}"
+
+
+def policy(condition: dict, effect="Allow", action=oidc.WEB_IDENTITY, principal=PROVIDER, extra=()) -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": effect, "Principal": {"Federated": principal}, "Action": action, "Condition": condition},
+        *extra]}
+
+
+MAIN = policy({"StringEquals": {f"{HOST}:aud": AUD, f"{HOST}:sub": SUB}})
+
+
+def allowed(doc, sub=SUB, aud=AUD, **kw) -> bool:
+    claims = {"sub": sub, "aud": aud} if aud is not None else {"sub": sub}
+    return oidc.evaluate_trust(doc, claims, HOST, PROVIDER, **kw).ok
+
+
+@pytest.mark.parametrize("sub,aud,want", [
+    (SUB, AUD, True),
+    (SUB.replace("cloudtolocalllm/cloudtolocalllm", "someone/fork"), AUD, False),
+    (SUB + "-evil", AUD, False),
+    (SUB.replace("refs/heads/main", "refs/heads/dev"), AUD, False),
+    ("repo:cloudtolocalllm/cloudtolocalllm:pull_request", AUD, False),
+    (SUB, "sts.example.com", False),
+    (SUB, AUD.upper(), False),          # StringEquals is case-sensitive
+    (SUB, None, False),                 # a missing key never satisfies StringEquals
+])
+def test_string_equals_admits_only_the_exact_subject_and_audience(sub, aud, want):
+    assert allowed(MAIN, sub, aud) is want
+
+
+@pytest.mark.parametrize("pattern,value,want", [
+    ("repo:cloudtolocalllm/*", "repo:cloudtolocalllm/cloudtolocalllm:ref:refs/heads/main", True),
+    ("repo:cloudtolocalllm/*", "repo:other/cloudtolocalllm:ref:refs/heads/main", False),
+    ("repo:a/b:ref:refs/heads/?", "repo:a/b:ref:refs/heads/x", True),
+    ("repo:a/b:ref:refs/heads/?", "repo:a/b:ref:refs/heads/xy", False),
+    ("repo:a/b:*", "repo:a/b:", True),               # * matches the empty run too
+    ("repo:a.b:*", "repo:aXb:x", False),             # regex characters are literal
+    ("REPO:*", "repo:a/b", False),                   # StringLike is case-sensitive
+])
+def test_string_like_wildcards(pattern, value, want):
+    assert allowed(policy({"StringLike": {f"{HOST}:sub": pattern}, "StringEquals": {f"{HOST}:aud": AUD}}), value) is want
+
+
+def test_several_values_are_ored_and_several_keys_anded():
+    doc = policy({"StringEquals": {f"{HOST}:sub": [SUB, "repo:x/y:ref:refs/heads/main"], f"{HOST}:aud": AUD}})
+    assert allowed(doc, SUB) and allowed(doc, "repo:x/y:ref:refs/heads/main")
+    assert not allowed(doc, "repo:x/y:ref:refs/heads/dev")
+    assert not allowed(doc, SUB, "other")
+
+
+def test_operators_are_anded():
+    doc = policy({"StringLike": {f"{HOST}:sub": "repo:cloudtolocalllm/*"},
+                  "StringNotLike": {f"{HOST}:sub": "*:pull_request"}, "StringEquals": {f"{HOST}:aud": AUD}})
+    assert allowed(doc, SUB)
+    assert not allowed(doc, "repo:cloudtolocalllm/cloudtolocalllm:pull_request")
+
+
+def test_negated_operator_and_ifexists_on_a_missing_key():
+    assert oidc.condition_holds("StringNotEquals", "k", "v", {})
+    assert oidc.condition_holds("StringEqualsIfExists", "k", "v", {})
+    assert not oidc.condition_holds("StringEquals", "k", "v", {})
+    assert oidc.condition_holds("Null", "k", "true", {})
+    assert not oidc.condition_holds("Null", "k", "false", {})
+
+
+def test_set_operators_on_multivalued_keys():
+    ctx = {"k": ["a", "b"]}
+    assert oidc.condition_holds("ForAnyValue:StringEquals", "k", ["b", "z"], ctx)
+    assert not oidc.condition_holds("ForAllValues:StringEquals", "k", ["b", "z"], ctx)
+    assert oidc.condition_holds("ForAllValues:StringEquals", "k", ["a", "b"], ctx)
+    assert oidc.condition_holds("ForAllValues:StringEquals", "k", ["a"], {})   # vacuously true, as in IAM
+    assert not oidc.condition_holds("ForAnyValue:StringEquals", "k", ["a"], {})
+    assert not oidc.condition_holds("StringEquals", "k", ["a", "b"], ctx)       # undefined in IAM: refused
+
+
+def test_condition_key_names_are_case_insensitive_and_unknown_operators_fail_closed():
+    assert allowed(policy({"StringEquals": {f"{HOST.upper()}:SUB": SUB, f"{HOST}:aud": AUD}}))
+    assert not allowed(policy({"DateGreaterThan": {f"{HOST}:sub": SUB}}))
+
+
+def test_other_github_claims_are_no_condition_keys():
+    # IAM exposes aud and sub only; a policy naming another claim never matches.
+    doc = policy({"StringEquals": {f"{HOST}:repository": "cloudtolocalllm/cloudtolocalllm", f"{HOST}:aud": AUD}})
+    assert not oidc.evaluate_trust(doc, {"sub": SUB, "aud": AUD, "repository": "cloudtolocalllm/cloudtolocalllm"},
+                                   HOST, PROVIDER).ok
+
+
+def test_deny_wins_and_action_and_principal_must_match():
+    deny = {"Effect": "Deny", "Principal": {"Federated": PROVIDER}, "Action": "sts:*",
+            "Condition": {"StringLike": {f"{HOST}:sub": "*:ref:refs/heads/main"}}}
+    assert not allowed(policy({"StringEquals": {f"{HOST}:aud": AUD}}, extra=[deny]))
+    assert not allowed(policy({"StringEquals": {f"{HOST}:aud": AUD}}, action="sts:AssumeRole"))
+    assert allowed(policy({"StringEquals": {f"{HOST}:aud": AUD}}, action="sts:AssumeRoleWith*"))
+    assert not allowed(policy({"StringEquals": {f"{HOST}:aud": AUD}}, principal="arn:aws:iam::1:oidc-provider/x"))
+    assert not allowed({"Version": "2012-10-17", "Statement": []})
+
+
+def test_azp_maps_to_aud_as_in_iam():
+    ctx = oidc.context_keys({"sub": "s", "aud": "a", "azp": "z"}, HOST)
+    assert ctx[f"{HOST}:aud"] == ["z"] and ctx[f"{HOST}:oaud"] == ["a"]
+
+
+# ---- token validation, on tokens minted in-process with throwaway keys
+
+ISS = "http://127.0.0.1:1"
+
+
+@pytest.fixture(scope="module")
+def key():
+    return local_oidc.new_key()
+
+
+def token(key, signing=None, **over):
+    claims = {**local_oidc.run_claims(ISS), **over}
+    return jwt.encode(claims, signing or key, algorithm="RS256", headers={"kid": local_oidc.key_id(key)})
+
+
+def test_a_valid_token_passes(key):
+    assert oidc.validate_token(token(key), local_oidc.public_jwks(key), ISS, AUD).ok
+
+
+@pytest.mark.parametrize("over,why", [
+    ({"iss": "https://evil.example.com"}, "iss"),
+    ({"aud": "sts.example.com"}, "aud"),
+    ({"exp": int(time.time()) - 10}, "exp"),
+    ({"nbf": int(time.time()) + 600}, "nbf"),
+])
+def test_a_bad_claim_fails(key, over, why):
+    f = oidc.validate_token(token(key, **over), local_oidc.public_jwks(key), ISS, AUD)
+    assert not f.ok and f.actual.startswith(why)
+
+
+def test_a_forged_signature_and_an_unknown_kid_fail(key):
+    other = local_oidc.new_key()
+    assert "signature" in oidc.validate_token(token(key, signing=other), local_oidc.public_jwks(key), ISS, AUD).actual
+    assert "kid" in oidc.validate_token(token(other), local_oidc.public_jwks(key), ISS, AUD).actual
+    assert not oidc.validate_token("not-a-jwt", local_oidc.public_jwks(key), ISS, AUD).ok
+
+
+def test_validation_at_a_given_time(key):
+    t = token(key)
+    exp = oidc.token_claims(t)["exp"]
+    assert oidc.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp - 1).ok
+    assert not oidc.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp).ok
+
+
+def test_hs256_with_the_public_key_is_refused(key):
+    forged = jwt.encode(local_oidc.run_claims(ISS), "s" * 32, algorithm="HS256", headers={"kid": local_oidc.key_id(key)})
+    assert "alg" in oidc.validate_token(forged, local_oidc.public_jwks(key), ISS, AUD).actual
+
+
+def test_github_subject_template():
+    assert local_oidc.run_claims(ISS)["sub"] == SUB
+    assert local_oidc.run_claims(ISS, event_name="pull_request")["sub"].endswith(":pull_request")
+    assert local_oidc.run_claims(ISS, environment="prod")["sub"].endswith(":environment:prod")
+    assert set(local_oidc.CLAIMS) - {"environment"} <= set(local_oidc.run_claims(ISS))
+
+
+def test_an_unknown_token_variant_is_bad_input():
+    with pytest.raises(errors.BadInput) as e:
+        local_oidc.mint_variant({"key_file": "/nonexistent", "kid": "k"}, {}, "exp", "soon")
+    assert str(e.value) == local_oidc.UNKNOWN_VARIANT.format(claim="exp", value="soon")
+
+
+# ---- the template and its seeded faults (copies in tmp_path)
+
+def test_the_committed_template_passes():
+    f = oidc.check_template()
+    assert f.ok, f.evidence
+
+
+@pytest.mark.parametrize("fault,naming", [
+    ("wildcard-admin-policy", "Action * on *"),
+    ("open-trust-subject", "repo:*"),
+    ("missing-audience", "aud"),
+])
+def test_each_seeded_fault_turns_the_check_red(tmp_path, fault, naming):
+    before = iam_template.TEMPLATE.read_text()
+    f = oidc.check_template(iam_template.seeded_copy(fault, tmp_path))
+    assert oidc.caught(f, naming).ok, f
+    assert iam_template.TEMPLATE.read_text() == before
+
+
+def test_an_unknown_fault_is_bad_input(tmp_path):
+    with pytest.raises(errors.BadInput) as e:
+        iam_template.seeded_copy("nope", tmp_path)
+    assert str(e.value) == iam_template.UNKNOWN_FAULT.format(fault="nope", known=", ".join(iam_template.FAULTS))
+    assert not list(tmp_path.iterdir())
+
+
+def test_template_parameters_come_from_settings():
+    p = iam_template.parameters("dev")
+    assert p["DeploySubject"] == SUB and p["OidcAudience"] == AUD and p["OidcIssuer"] == HOST
+    assert int(p["SessionSeconds"]) == GH["session_seconds"] <= 3600
+    r = iam_template.Resolver(iam_template.load(), p, "123456789012", "us-east-1")
+    roles = iam_template.roles(iam_template.load(), r)
+    assert roles["DeployRole"]["max_session"] == GH["session_seconds"]
+    trust = json.dumps(roles["DeployRole"]["trust"])
+    assert f"{HOST}:sub" in trust and PROVIDER in trust
+
+
+def test_the_issuer_key_file_is_private_and_removed_at_stop(tmp_path):
+    info = local_oidc.start(tmp_path, progress=lambda m: None)
+    try:
+        mode = stat.S_IMODE((tmp_path / local_oidc.KEY_FILE).stat().st_mode)
+        assert mode == 0o600
+        jwks = oidc.jwks(info["oidc_issuer_url"])
+        assert all("d" not in k and "p" not in k for k in jwks["keys"])   # public material only
+        t = local_oidc.mint(info, local_oidc.run_claims(info["oidc_issuer_url"]))
+        assert oidc.validate_token(t, jwks, info["oidc_issuer_url"], AUD).ok
+    finally:
+        local_oidc.stop(tmp_path)
+    assert not (tmp_path / local_oidc.KEY_FILE).exists()
+
+
+# ---- the verdicts of the exchange scenarios can come out red
+
+def _creds(seconds: int) -> oidc.Credentials:
+    from datetime import datetime, timedelta, timezone
+    return oidc.Credentials("ASIAEXAMPLE000000001", config.Secret("x"), config.Secret("y"),
+                            datetime.now(timezone.utc) + timedelta(seconds=seconds), "arn:aws:sts::1:assumed-role/r/s")
+
+
+def test_a_refused_run_that_got_credentials_or_reached_sts_fails():
+    from provision.findings import failed, passed
+    got = oidc.Exchange(passed("credentials"), _creds(600), True)
+    asked = oidc.Exchange(failed("credentials", gaps=("gap",)), None, True)
+    clean = oidc.Exchange(failed("credentials", gaps=("gap",)), None, False)
+    assert not oidc.refused(got).ok and not oidc.refused(asked).ok and oidc.refused(clean).ok
+    assert not oidc.judge_run(got, False, 3600).ok and oidc.judge_run(clean, False, 3600).ok
+    assert not oidc.judge_run(clean, True, 3600).ok
+
+
+def test_credentials_lasting_too_long_fail():
+    assert oidc.check_expiry(_creds(3000), 3600).ok
+    assert not oidc.check_expiry(_creds(7200), 3600).ok
+    assert not oidc.check_expiry(_creds(-5), 3600).ok
+    a = _creds(60)
+    assert not oidc.check_distinct(a, a).ok
+
+
+def test_the_property_fails_on_a_counterexample_or_too_few_runs():
+    from provision.findings import passed
+    runs = [(True, passed("allowed run")), (False, passed("refused run", actual="x: no"))] * 50
+    assert oidc.property_result(runs, [], 100).ok
+    assert not oidc.property_result(runs[:10], [], 100).ok
+    assert not oidc.property_result(runs, ["FAIL refused run"], 100).ok
+    assert not oidc.property_result([r for r in runs if r[0]], [], 50).ok
