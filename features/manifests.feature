@@ -1,48 +1,65 @@
 Feature: Portable Kubernetes manifests: kustomize base plus dev and prod overlays
-  @R6.1 @R4.1 @offline @live
+  @R6.1 @R4.1 @offline @live @static
   Scenario Outline: Each overlay renders to portable, schema-valid Kubernetes YAML
     Given the <env> overlay rendered with kustomize
     Then every object validates against the schema of the pinned Kubernetes version
     And the workloads web-app, api-backend and postgres are defined
     And no object uses an AWS-only kind where Kubernetes has a standard
+    And the rendered manifests pass every static check
 
     Examples:
       | env  |
       | dev  |
       | prod |
 
-  @R2.3 @offline @live @cost
+  @R2.3 @offline @live @cost @static
   Scenario: Every container declares resource requests and limits
     Given the dev overlay rendered with kustomize
     Then every container declares cpu and memory requests and limits
 
-  @R2.3 @R4.1 @offline
+  @R2.3 @R4.1 @offline @static
   Scenario Outline: A seeded manifest fault turns the static checks red
     Given the dev overlay with the seeded fault "<fault>"
     Then the manifest check fails naming "<evidence>"
 
     Examples:
-      | fault                  | evidence          |
-      | container-without-limits | limits          |
-      | latest-image-tag       | latest            |
-      | runs-as-root           | runAsNonRoot      |
-      | serving-without-probe  | readinessProbe    |
-      | invalid-schema         | schema            |
+      | fault                     | evidence                 |
+      | container-without-limits  | limits                   |
+      | latest-image-tag          | latest                   |
+      | runs-as-root              | runAsNonRoot             |
+      | serving-without-probe     | readinessProbe           |
+      | invalid-schema            | schema                   |
+      | aws-only-kind             | AWS-only                 |
+      | foreign-image             | Docker Hub               |
+      | multi-replica-without-pdb | PodDisruptionBudget      |
+      | secret-value-inline       | AUTH0_CLIENT_SECRET      |
 
-  @R4.2 @offline @live
+  @R4.2 @offline @live @static
   Scenario: The workloads use the same Docker Hub images as on Azure
     Given the dev overlay rendered with kustomize
     Then every app container image comes from the Docker Hub repositories of the settings
 
-  @R9.1 @R9.2 @offline
+  @R9.1 @R9.2 @offline @static
   Scenario: Development is smaller than production, production is highly available
     Given the dev overlay rendered with kustomize
     And the prod overlay rendered with kustomize
     Then dev has fewer replicas and smaller resources than prod
     And prod has a PodDisruptionBudget and a HorizontalPodAutoscaler for every serving workload
 
-  @R9.4 @offline @live @security
+  @R9.1 @R9.2 @offline @static
+  Scenario: Swapped environments turn the size check red
+    Given the prod overlay rendered with kustomize as if it were dev
+    And the dev overlay rendered with kustomize as if it were prod
+    Then the size check fails naming "replicas"
+
+  @R9.4 @offline @live @security @static
   Scenario: Secret values are never in git and are injected at run time
     Given the repository's tracked files
     Then no tracked file holds a secret value for app-secrets
     And the workloads read app-secrets through secretKeyRef or envFrom
+
+  @R9.4 @offline @security @static
+  Scenario: A seeded secret value in a tracked file turns the secret scan red
+    Given the repository's tracked files
+    And a seeded tracked file holding a Secret "app-secrets" with stringData
+    Then the secret scan fails naming "app-secrets"

@@ -1,0 +1,224 @@
+"""Pure predicates of provision.kube.manifests, on generated objects and on the rendered overlays."""
+import copy
+from decimal import Decimal
+
+import pytest
+
+from provision import errors
+from provision.kube import manifests as m
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+
+WEB = "cloudtolocalllm/cloudtolocalllm-web"
+
+
+def container(**over):
+    c = {"name": "web-app", "image": f"{WEB}:abc123", "ports": [{"containerPort": 8080}],
+         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+         "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
+         "livenessProbe": {"httpGet": {"path": "/", "port": 8080}},
+         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
+    c.update(over)
+    return c
+
+
+def deployment(c=None, replicas=1, name="web-app"):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [c or container()]}}}}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return m.render("dev")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return m.render("prod")
+
+
+def test_has_limits_names_what_is_missing():
+    assert m.has_limits(container())
+    c = container(resources={"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}})
+    assert m.missing_resources(c) == ["limits.cpu"]
+    assert m.missing_resources({"name": "x"}) == ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
+
+
+@pytest.mark.parametrize("image,pinned", [
+    (f"{WEB}:0123abc", True), (f"{WEB}:latest", False), (WEB, False), (f"{WEB}@sha256:" + "a" * 64, True),
+    ("registry:5000/x", False), ("registry:5000/x:1.2", True), ("postgres:16.6-alpine", True), ("postgres", False),
+])
+def test_image_is_pinned(image, pinned):
+    assert m.image_is_pinned(image) is pinned
+
+
+@pytest.mark.parametrize("image,repo", [
+    (f"{WEB}:1", WEB), (f"docker.io/{WEB}:1", WEB), ("docker.io/library/postgres:16", "postgres"),
+    ("postgres@sha256:" + "b" * 64, "postgres"), ("ghcr.io/x/y:1", "ghcr.io/x/y"), ("reg:5000/a:1", "reg:5000/a"),
+])
+def test_image_repository(image, repo):
+    assert m.image_repository(image) == repo
+
+
+def test_runs_as_non_root_container_overrides_pod():
+    assert m.runs_as_non_root({"securityContext": {"runAsNonRoot": True}}, {"name": "c"})
+    assert not m.runs_as_non_root({"securityContext": {"runAsNonRoot": True}},
+                                  {"securityContext": {"runAsNonRoot": False}})
+    assert not m.runs_as_non_root({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, {})
+    assert not m.runs_as_non_root({}, {})
+
+
+def test_restricted_violations_lists_each_missing_field():
+    assert m.restricted_violations({}, container()) == []
+    assert m.restricted_violations({}, {"name": "c"}) == [
+        "runAsNonRoot", "allowPrivilegeEscalation", "capabilities.drop ALL", "seccompProfile"]
+
+
+@pytest.mark.parametrize("sel,labels,ok", [
+    ({}, {"a": "1"}, True), (None, {"a": "1"}, False), ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
+    ({"matchLabels": {"a": "2"}}, {"a": "1"}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "3"]}]}, {"a": "1"}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {}, True),
+])
+def test_selector_matches(sel, labels, ok):
+    assert m.selector_matches(sel, labels) is ok
+
+
+@pytest.mark.parametrize("q,value", [("100m", "0.1"), ("1", "1"), ("0.5", "0.5"), ("128Mi", str(128 * 2**20)),
+                                     ("1Gi", str(2**30)), ("1k", "1000"), ("2M", "2000000")])
+def test_quantity(q, value):
+    assert m.quantity(q) == Decimal(value)
+
+
+def test_quantity_rejects_garbage():
+    with pytest.raises(errors.BadInput):
+        m.quantity("lots")
+
+
+def test_checks_fail_on_generated_faults():
+    assert m.check_resources([deployment()]).ok
+    assert not m.check_resources([deployment(container(resources={}))]).ok
+    assert not m.check_probes([deployment(container(readinessProbe=None))]).ok
+    assert m.check_probes([deployment(container(ports=None, readinessProbe=None))]).ok   # not serving
+    assert not m.check_images_pinned([deployment(container(image=f"{WEB}:latest"))]).ok
+    assert not m.check_pdbs([deployment(replicas=2)]).ok
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "ns"},
+           "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web-app"}}}}
+    assert m.check_pdbs([deployment(replicas=2), pdb]).ok
+    eni = {"apiVersion": "crd.k8s.amazonaws.com/v1alpha1", "kind": "ENIConfig", "metadata": {"name": "x"}}
+    f = m.check_portable([eni])
+    assert not f.ok and "AWS-only" in f.evidence[0]
+
+
+def test_secret_refs_reject_literal_secret_values_and_secret_objects():
+    settings = {"kubernetes": {"secret": "app-secrets"}}
+    reader = container(env=[{"name": "JWT_SECRET",
+                             "valueFrom": {"secretKeyRef": {"name": "app-secrets", "key": "jwt-secret"}}}])
+    assert m.check_secret_refs([deployment(reader)], settings).ok
+    literal = container(env=[{"name": "DB_PASSWORD", "value": "x"}])
+    assert not m.check_secret_refs([deployment(reader), deployment(literal, name="b")], settings).ok
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-secrets"}, "stringData": {"a": "b"}}
+    assert not m.check_secret_refs([deployment(reader), secret], settings).ok
+    assert not m.check_secret_refs([deployment()], settings).ok   # nobody reads it
+
+
+def test_scan_text_finds_patterns_but_not_placeholders():
+    key_id = "AKIA" + "Q7" * 8
+    assert m.scan_text("a.py", f"x = '{key_id}'", "app-secrets") == ["a.py:1: looks like a AWS access key id"]
+    assert m.scan_text("a.md", "AKIA" + "IOSFODNN7EXAMPLE", "app-secrets") == []
+    pem = "-----BEGIN " + "RSA PRIVATE KEY-----"
+    assert m.scan_text("k.txt", f"\n{pem}\n", "app-secrets") == ["k.txt:2: looks like a private key"]
+    doc = "apiVersion: v1\nkind: Secret\nmetadata: {name: app-secrets}\ndata: {k: dg==}\n"
+    assert m.scan_text("s.yaml", doc, "app-secrets") == ["s.yaml: Secret app-secrets (app-secrets) holds data/stringData values"]
+    assert m.scan_text("s.yaml", doc.replace("data: {k: dg==}", "type: Opaque"), "app-secrets") == []
+
+
+def test_secret_scan_evidence_never_shows_the_value(tmp_path):
+    value = "ghp_" + "s3cr3tV4lu3" * 4
+    (tmp_path / "leak.env").write_text(f"TOKEN={value}\n")
+    f = m.check_no_secrets_in_files(tmp_path, ["leak.env"], "app-secrets")
+    assert not f.ok and value not in "\n".join([f.line(), *f.evidence])
+
+
+def test_committed_overlays_pass_every_static_check(dev, prod):
+    for objs in (dev, prod):
+        f = m.check_static(objs)
+        assert f.ok, f.evidence
+        assert m.check_workloads_defined(objs).ok
+
+
+def test_schema_error_names_the_field(dev):
+    bad = copy.deepcopy(dev)
+    next(o for o in bad if o["kind"] == "Service")["spec"]["prots"] = []
+    f = m.check_schema(bad)
+    assert not f.ok and "'prots' was unexpected" in f.evidence[0]
+
+
+def test_dev_smaller_than_prod_and_not_the_other_way(dev, prod):
+    assert m.check_dev_smaller(dev, prod).ok
+    swapped = m.check_dev_smaller(prod, dev)
+    assert not swapped.ok and any("replicas" in e for e in swapped.evidence)
+    assert not m.check_dev_smaller(dev, dev).ok
+
+
+def test_prod_is_highly_available_and_dev_is_not(dev, prod):
+    assert m.check_prod_ha(prod).ok
+    assert not m.check_prod_ha(dev).ok
+
+
+def test_namespace_matches_settings_and_enforces_restricted(dev):
+    from provision import config
+
+    ns = next(o for o in dev if o["kind"] == "Namespace")
+    assert ns["metadata"]["name"] == config.settings()["kubernetes"]["namespace"]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_irsa_role_is_in_the_settings_account(dev):
+    from provision import config
+
+    sa = next(o for o in dev if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "api-backend")
+    arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert arn.startswith(f"arn:aws:iam::{config.settings()['aws']['account_id']}:role/")
+
+
+def test_cluster_overlays_name_their_cluster_and_scale_down():
+    from provision import config
+
+    for env in config.environments():
+        objs = m.render_cluster(env)
+        ca = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "cluster-autoscaler")
+        cmd = ca["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert "--scale-down-enabled=true" in cmd and "--balance-similar-node-groups" in cmd
+        assert any(a.endswith(f"k8s.io/cluster-autoscaler/{config.environment(env)['cluster_name']}") for a in cmd)
+        sc = next(o for o in objs if o["kind"] == "StorageClass")
+        assert sc["provisioner"] == "ebs.csi.aws.com" and sc["parameters"]["type"] == "gp3"
+        assert m.check_schema(objs).ok and m.check_portable(objs).ok
+
+
+def test_unknown_fault_is_bad_input(tmp_path):
+    with pytest.raises(errors.BadInput, match="^unknown seeded fault 'nope': expected one of "):
+        m.seed_fault("nope", "dev", tmp_path)
+
+
+def test_seeding_leaves_committed_files_alone(tmp_path):
+    from provision import config
+
+    before = (config.ROOT / "manifests/overlays/dev/kustomization.yaml").read_text()
+    overlay = m.seed_fault("latest-image-tag", "dev", tmp_path)
+    assert str(overlay).startswith(str(tmp_path))
+    assert (config.ROOT / "manifests/overlays/dev/kustomization.yaml").read_text() == before
+
+
+def test_expect_failure():
+    from provision.findings import failed, passed
+
+    assert m.expect_failure(failed("x", evidence=["has latest"]), "latest").ok
+    assert not m.expect_failure(failed("x", evidence=["other"]), "latest").ok
+    assert not m.expect_failure(passed("x"), "latest").ok

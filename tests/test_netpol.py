@@ -1,0 +1,130 @@
+"""NetworkPolicy semantics of provision.kube.netpol, on generated policies and the rendered overlay."""
+import pytest
+
+from provision.kube import manifests, netpol as n
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+
+A = n.pod("a", "ns", {"app": "a"}, (("http", 8080, "TCP"),))
+B = n.pod("b", "ns", {"app": "b"}, (("http", 8080, "TCP"), ("db", 5432, "TCP")))
+OTHER = n.pod("o", "other", {"app": "a"}, (("http", 8080, "TCP"),), {"team": "x"})
+NET = n.external("net", "203.0.113.10")
+
+
+def np(name, selector, types=None, ingress=None, egress=None, ns="ns"):
+    spec = {"podSelector": selector}
+    if types is not None:
+        spec["policyTypes"] = types
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+DENY = np("deny", {}, ["Ingress", "Egress"])
+
+
+def test_no_policy_means_open():
+    assert n.allowed([], A, B, 8080)
+
+
+def test_default_deny_closes_both_directions():
+    assert not n.allowed([DENY], A, B, 8080)
+    assert not n.allowed([DENY], OTHER, A, 8080)
+    assert n.allowed([DENY], OTHER, NET, 443)    # other namespace: not governed by ns's policies
+
+
+def test_both_sides_must_allow():
+    ing = np("b-in", {"matchLabels": {"app": "b"}}, ["Ingress"], [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
+    egr = np("a-out", {"matchLabels": {"app": "a"}}, ["Egress"], egress=[{"to": [{"podSelector": {"matchLabels": {"app": "b"}}}]}])
+    assert not n.allowed([DENY, ing], A, B, 8080)
+    assert n.allowed([DENY, ing, egr], A, B, 8080)
+
+
+def test_bare_pod_selector_is_own_namespace_only():
+    ing = np("a-in", {"matchLabels": {"app": "a"}}, ["Ingress"], [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
+    look_alike = n.pod("x", "other", {"app": "a"})
+    assert not n.allowed([ing], look_alike, A, 8080)
+    assert n.allowed([ing], n.pod("y", "ns", {"app": "a"}), A, 8080)
+
+
+def test_namespace_and_pod_selector_in_one_peer_are_anded():
+    peer = {"namespaceSelector": {"matchLabels": {"team": "x"}}, "podSelector": {"matchLabels": {"app": "z"}}}
+    ing = np("a-in", {"matchLabels": {"app": "a"}}, ["Ingress"], [{"from": [peer]}])
+    assert not n.allowed([ing], OTHER, A, 8080)
+    assert n.allowed([ing], n.pod("z", "other", {"app": "z"}, namespace_labels={"team": "x"}), A, 8080)
+    only_ns = np("a-in2", {"matchLabels": {"app": "a"}}, ["Ingress"], [{"from": [{"namespaceSelector": {}}]}])
+    assert n.allowed([only_ns], OTHER, A, 8080)
+
+
+def test_ports_protocols_named_ports_and_ranges():
+    def ing(ports):
+        return np("b-in", {"matchLabels": {"app": "b"}}, ["Ingress"], [{"ports": ports}])
+    assert n.allowed([ing([{"port": 5432}])], A, B, 5432)
+    assert not n.allowed([ing([{"port": 5432}])], A, B, 8080)
+    assert not n.allowed([ing([{"port": 5432, "protocol": "UDP"}])], A, B, 5432)
+    assert n.allowed([ing([{"port": "db"}])], A, B, 5432)
+    assert not n.allowed([ing([{"port": "db"}])], A, B, 8080)
+    assert n.allowed([ing([{"port": 5000, "endPort": 6000}])], A, B, 5432)
+    assert n.allowed([ing([{"protocol": "TCP"}])], A, B, 8080)
+
+
+def test_empty_rule_allows_all_and_empty_list_allows_none():
+    assert n.allowed([np("all", {}, ["Ingress"], [{}])], OTHER, A, 8080)
+    assert not n.allowed([np("none", {}, ["Ingress"], [])], OTHER, A, 8080)
+
+
+def test_policy_types_default():
+    assert n.policy_types(np("x", {})) == ["Ingress"]
+    assert n.policy_types(np("x", {}, egress=[])) == ["Ingress", "Egress"]
+
+
+def test_ip_block_with_except_matches_ips_not_pods():
+    eg = np("a-out", {"matchLabels": {"app": "a"}}, ["Egress"],
+            egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}], "ports": [{"port": 443}]}])
+    assert n.allowed([eg], A, NET, 443)
+    assert not n.allowed([eg], A, NET, 80)
+    assert not n.allowed([eg], A, n.external("vpc", "10.1.2.3"), 443)
+    assert not n.allowed([eg], A, B, 443)
+
+
+def test_allowed_policies_union():
+    p1 = np("p1", {"matchLabels": {"app": "b"}}, ["Ingress"], [{"ports": [{"port": 5432}]}])
+    p2 = np("p2", {"matchLabels": {"app": "b"}}, ["Ingress"], [{"ports": [{"port": 8080}]}])
+    assert n.allowed([p1, p2], A, B, 8080) and n.allowed([p1, p2], A, B, 5432)
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return manifests.render("dev")
+
+
+ALLOWED = {("ingress", "web-app", 8080), ("ingress", "api-backend", 8080),
+           ("web-app", "api-backend", 8080), ("api-backend", "postgres", 5432)}
+
+
+def test_committed_dev_overlay_allows_exactly_the_intended_paths(dev):
+    actual = n.workload_reachability(dev, manifests.render_cluster("dev"))
+    assert n.check_reachability(actual, ALLOWED).ok
+
+
+def test_allow_all_ingress_is_caught(dev):
+    extra = np("allow-all", {}, ["Ingress"], [{}], ns="cloudtolocalllm")
+    actual = n.workload_reachability(dev + [extra], manifests.render_cluster("dev"))
+    f = n.check_reachability(actual, ALLOWED)
+    assert not f.ok
+    assert "unexpected path ingress -> postgres:5432 (allowed by the NetworkPolicies)" in f.evidence
+
+
+def test_missing_path_is_reported(dev):
+    without = [o for o in dev if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "postgres")]
+    f = n.check_reachability(n.workload_reachability(without, manifests.render_cluster("dev")), ALLOWED)
+    assert not f.ok and "missing path api-backend -> postgres:5432 (blocked by the NetworkPolicies)" in f.evidence
+
+
+def test_only_api_backend_reaches_the_internet(dev):
+    got = n.egress_reachability(n.policies_of(dev), n.workload_endpoints(dev), n.beyond_endpoints(dev))
+    internet = {(s, d, p) for s, d, p, _ in got if d != "dns"}
+    assert internet == {("api-backend", "internet", 443)}
+    assert {s for s, d, _, _ in got if d == "dns"} == {"web-app", "api-backend", "postgres"}
