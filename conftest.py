@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def _stack_dir() -> Path:
     given = os.environ.get(stack.STACK_DIR_ENV)
     if given and stack.is_running(Path(given)):
         return Path(given)
-    return Path(os.environ[RUN_DIR_ENV]) / "stack"
+    return stack.run_stack_dir(Path(os.environ[RUN_DIR_ENV]))
 
 
 def _progress(message: str) -> None:
@@ -85,5 +86,11 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput"):
         return
     run_dir = os.environ.get(RUN_DIR_ENV)
-    if run_dir and stack.read_state(Path(run_dir) / "stack") is not None:
-        stack.down(Path(run_dir) / "stack", progress=lambda m: None)
+    if run_dir and stack.read_state(stack.run_stack_dir(Path(run_dir))) is not None:
+        d = stack.run_stack_dir(Path(run_dir))
+        stack.down(d, progress=lambda m: None)
+        # keep the process logs beside the report; the state (credentials) stays out
+        logs = Path(run_dir) / "stack-logs"
+        logs.mkdir(exist_ok=True)
+        for log in d.glob("*.log"):
+            shutil.copy(log, logs / log.name)

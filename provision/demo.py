@@ -41,7 +41,7 @@ def run(args) -> int:
     t0 = time.monotonic()
     run_id = results.new_run_id("offline")
     run_dir = results.run_dir(run_id)
-    state_dir = run_dir / "stack"
+    state_dir = stack.run_stack_dir(run_dir)
     _progress(f"[1/{len(STEPS) + 3}] build the local control plane if needed")
     build.build_all(_progress)
     _progress(f"[2/{len(STEPS) + 3}] start the offline target")

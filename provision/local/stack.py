@@ -42,6 +42,12 @@ def default_dir() -> Path:
     return config.CACHE_DIR / "stack"
 
 
+def run_stack_dir(run_dir: Path) -> Path:
+    """A run's own stack: outside reports/, since its state holds throwaway
+    credentials (reports are uploaded as CI artifacts)."""
+    return config.CACHE_DIR / "runs" / Path(run_dir).name / "stack"
+
+
 def _module(name: str):
     return importlib.import_module(f"{__package__}.{name}")
 

@@ -1,0 +1,63 @@
+"""`provision dns sync` and `provision verify`: the same functions the suite uses."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import config, errors
+from ..config import Target
+
+OFFLINE_NOT_RUNNING = "offline target not running in {dir}: start it with `provision local up`"
+
+
+def register(sub) -> None:
+    d = sub.add_parser("dns", help="Cloudflare DNS of the app's domains")
+    dsub = d.add_subparsers(dest="dns_command", metavar="ACTION", required=True)
+    s = dsub.add_parser("sync", help="point every managed domain at the cluster's load balancer (idempotent)")
+    s.add_argument("--env", required=True, help="environment (settings.yaml environments)")
+    s.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    _target_args(s)
+    s.set_defaults(func=_sync)
+    v = sub.add_parser("verify", help="run the DNS/TLS probes; print Findings; exit 1 if any is red")
+    _target_args(v)
+    v.set_defaults(func=_verify)
+
+
+def _target_args(p) -> None:
+    p.add_argument("--target", choices=("offline", "live"), default="offline",
+                   help="offline: the running `provision local up` stack; live: from the environment")
+    p.add_argument("--dir", default=None, help="offline stack state directory (default: $CTL_STACK_DIR or the cache dir)")
+
+
+def target_of(args) -> Target:
+    if args.target == "live":
+        return config.live_target()
+    from ..local import stack
+    d = Path(args.dir or os.environ.get(stack.STACK_DIR_ENV) or stack.default_dir())
+    state = stack.read_state(d)
+    if not state or not stack.is_running(d) or "edge" not in state["components"]:
+        raise errors.TargetUnavailable(OFFLINE_NOT_RUNNING.format(dir=d))
+    return stack.target(state)
+
+
+def _progress(m: str) -> None:
+    from ..cli import progress
+    progress(m)
+
+
+def _sync(args) -> int:
+    from . import sync
+    config.environment(args.env)  # unknown environment: one line, exit 2, before touching anything
+    for line in sync.sync(target_of(args), args.env, _progress, dry_run=args.dry_run):
+        print(line)
+    return 0
+
+
+def _verify(args) -> int:
+    from .. import verify
+    findings = verify.run(target_of(args))
+    for line in verify.lines(findings):
+        print(line)
+    bad = sum(not f.ok for f in findings)
+    print(f"{len(findings) - bad} of {len(findings)} checks pass")
+    return errors.EXIT_FAILED if bad else errors.EXIT_OK

@@ -1,0 +1,249 @@
+"""Read-only probes of DNS, TLS and the Cloudflare zone; each returns a Finding.
+
+Resolution uses dnspython against target.dns_server when set (offline: the
+edge's loopback server), else the system resolver (live). Judgments are the
+pure functions of predicates.py.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+from dataclasses import dataclass
+
+import dns.exception
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+from .. import config
+from ..config import Target
+from ..findings import Finding, combine, failed, passed
+from . import predicates, sync
+from .cloudflare import Cloudflare
+
+TIMEOUT = 5.0
+PROXIED_GAP = ("{name} is proxied by Cloudflare: public DNS answers Cloudflare edge addresses, so the origin "
+               "was checked through the record's content in the Cloudflare API")
+NOT_LOOPBACK = "refusing to connect offline to {addr}: not a loopback address"
+
+
+def _dns_settings() -> dict:
+    return config.settings()["dns"]
+
+
+def resolver(target: Target) -> dns.resolver.Resolver:
+    if target.dns_server:
+        r = dns.resolver.Resolver(configure=False)
+        host, port = target.dns_server
+        r.nameservers, r.port = [host], int(port)
+    else:
+        r = dns.resolver.Resolver()
+    r.lifetime = r.timeout = TIMEOUT
+    r.cache = None  # each query must reach the server: consistency is what is checked
+    return r
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    rcode: str
+    chain: tuple[str, ...]       # CNAME targets, in order
+    addresses: tuple[str, ...]   # final A records, sorted
+
+    def key(self) -> tuple:
+        return (self.rcode, self.chain, self.addresses)
+
+    def text(self) -> str:
+        if self.rcode != "NOERROR":
+            return self.rcode
+        via = "".join(f" -> {c}" for c in self.chain)
+        return f"{self.name}{via} = {', '.join(self.addresses) or 'no address'}"
+
+
+def query(r: dns.resolver.Resolver, name: str, tcp: bool = False) -> Answer:
+    """One A query; NXDOMAIN and failures become an Answer too (the probe judges them)."""
+    try:
+        a = r.resolve(name, "A", search=False, tcp=tcp, raise_on_no_answer=False)
+    except dns.resolver.NXDOMAIN:
+        return Answer(name, "NXDOMAIN", (), ())
+    except dns.resolver.NoNameservers as exc:
+        return Answer(name, f"SERVFAIL/REFUSED ({str(exc)[:120]})", (), ())
+    except dns.exception.Timeout:
+        return Answer(name, "timeout", (), ())
+    chain = tuple(rd.target.to_text().rstrip(".").lower() for rrset in a.response.answer
+                  if rrset.rdtype == dns.rdatatype.CNAME for rd in rrset)
+    addrs = tuple(sorted(rd.address for rd in a.rrset)) if a.rrset is not None else ()
+    return Answer(name, dns.rcode.to_text(a.response.rcode()), chain, addrs)
+
+
+def _zone_records(target: Target) -> tuple[Cloudflare, str, list[dict]]:
+    cf = Cloudflare.of(target)
+    zid = sync.zone_id(target, cf)
+    return cf, zid, cf.records(zid)
+
+
+def load_balancer(target: Target, r=None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(hostname, its addresses, gaps)."""
+    lb, gaps = sync.load_balancer(target)
+    return lb, query(r or resolver(target), lb).addresses, gaps
+
+
+def judge_answer(domain: str, answer: Answer, lb: str, lb_addrs, records: list[dict] = ()) -> Finding:
+    """One answer for `domain` leads to the load balancer (directly or through Cloudflare's proxy)."""
+    subject = f"{domain} resolves to the load balancer"
+    expected = f"{lb} ({', '.join(lb_addrs) or 'unresolved'})"
+    if answer.rcode != "NOERROR" or not answer.addresses:
+        return failed(subject, expected, answer.text())
+    problem = predicates.leads_to_load_balancer(list(answer.chain), list(answer.addresses), lb, list(lb_addrs))
+    if problem is None:
+        return passed(subject, expected, answer.text())
+    mine = [r for r in records if r["name"] == domain.lower() and r["type"] in sync.ADDRESS_TYPES]
+    if (mine and all(r.get("proxied") and r["content"].rstrip(".").lower() == lb.lower() for r in mine)
+            and all(predicates.is_cloudflare_edge(a) for a in answer.addresses)):
+        return passed(subject, expected, answer.text() + " (Cloudflare edge)", gaps=(PROXIED_GAP.format(name=domain),))
+    return failed(subject, expected, problem)
+
+
+def check_resolution(target: Target, queries: int | None = None) -> Finding:
+    """Every managed domain resolves, the same way over repeated UDP and TCP queries, to the load balancer."""
+    n = queries or _dns_settings()["consistency_queries"]
+    r = resolver(target)
+    lb, lb_addrs, gaps = load_balancer(target, r)
+    _, _, records = _zone_records(target)
+    out = []
+    for d in target.domains:
+        answers = [query(r, d, tcp=bool(i % 2)) for i in range(n)]
+        f = judge_answer(d, answers[0], lb, lb_addrs, records)
+        drift = predicates.consistent([a.key() for a in answers])
+        if drift:
+            f = failed(f.subject, f"the same answer {n} times", drift)
+        out.append(f)
+    res = combine(f"{len(target.domains)} domains resolve consistently ({n} queries, UDP and TCP) to the load balancer {lb}", out)
+    return Finding(res.ok, res.subject, res.expected, res.actual, res.evidence, tuple(dict.fromkeys(gaps + res.gaps)))
+
+
+def check_no_azure(target: Target) -> Finding:
+    """No record in the zone, and no answer for a managed domain, leads to Azure."""
+    r = resolver(target)
+    _, _, records = _zone_records(target)
+    out = []
+    for rec in records:
+        why = predicates.azure_marker(rec["type"], rec["content"])
+        subject = f"record {rec['name']} {rec['type']} {rec['content']}"
+        out.append(failed(subject, "no Azure address or hostname", why) if why else passed(subject))
+    for d in target.domains:
+        a = query(r, d)
+        whys = [w for w in (predicates.azure_marker("CNAME", c) for c in a.chain) if w]
+        whys += [w for w in (predicates.azure_marker("A", x) for x in a.addresses) if w]
+        subject = f"answer for {d}: {a.text()}"
+        out.append(failed(subject, "no Azure address or hostname", "; ".join(whys)) if whys else passed(subject))
+    return combine(f"no DNS record or answer leads to Azure ({len(records)} records, {len(target.domains)} domains)", out)
+
+
+def health_path(domain: str) -> str:
+    paths = _dns_settings()["health_paths"]
+    return paths["api"] if domain.lower().startswith("api.") else paths["web"]
+
+
+def _connect(addr: str, port: int, ctx: ssl.SSLContext, domain: str) -> ssl.SSLSocket:
+    sock = socket.create_connection((addr, port), timeout=TIMEOUT)
+    try:
+        return ctx.wrap_socket(sock, server_hostname=domain)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _get(tls: ssl.SSLSocket, domain: str, path: str) -> str:
+    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\nUser-Agent: provision-verify\r\n\r\n".encode())
+    data = b""
+    while b"\r\n" not in data:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode(errors="replace")
+
+
+def check_tls_domain(target: Target, domain: str, r=None, min_days: int | None = None,
+                     now: dt.datetime | None = None) -> Finding:
+    """HTTPS on `domain`: a certificate valid >= min_days, naming it, chaining to a trusted CA; health 200."""
+    min_days = min_days or _dns_settings()["min_certificate_days"]
+    now = now or dt.datetime.now(dt.timezone.utc)
+    trust = target.ca_bundle or "the system store"
+    subject = f"https://{domain}{health_path(domain)} (port {target.https_port})"
+    expected = f"certificate valid >= {min_days} days, for {domain}, verified by {trust}; HTTP 200"
+    a = query(r or resolver(target), domain)
+    if not a.addresses:
+        return failed(subject, expected, f"{domain} does not resolve: {a.text()}")
+    addr = a.addresses[0]
+    if target.dns_server and not ipaddress.ip_address(addr).is_loopback:
+        return failed(subject, expected, NOT_LOOPBACK.format(addr=addr))
+    problems, evidence = [], []
+    # 1) what the server presents, unverified, judged by the pure predicates
+    raw = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    raw.check_hostname, raw.verify_mode = False, ssl.CERT_NONE
+    try:
+        with _connect(addr, target.https_port, raw, domain) as tls:
+            facts = predicates.cert_facts(tls.getpeercert(binary_form=True))
+    except OSError as exc:
+        return failed(subject, expected, f"no TLS at {addr}:{target.https_port}: {exc}")
+    evidence.append(f"certificate {facts.subject} issued by {facts.issuer}, valid "
+                    f"{facts.not_before:%Y-%m-%d} to {facts.not_after:%Y-%m-%d}, names {', '.join(facts.dns_names)}")
+    for p in (predicates.validity_problem(facts.not_before, facts.not_after, now, min_days),
+              predicates.hostname_problem(domain, facts.dns_names)):
+        if p:
+            problems.append(p)
+    # 2) a verifying client, as a browser would, then the health endpoint
+    ctx = ssl.create_default_context(cafile=target.ca_bundle) if target.ca_bundle else ssl.create_default_context()
+    try:
+        with _connect(addr, target.https_port, ctx, domain) as tls:
+            status = _get(tls, domain, health_path(domain))
+            evidence.append(f"{tls.version()} {tls.cipher()[0]}; {status}")
+            if " 200 " not in f"{status} ":
+                problems.append(f"health answered {status or 'nothing'}")
+    except ssl.SSLCertVerificationError as exc:
+        problems.append(f"certificate does not verify against {trust}: {exc.verify_message}")
+    except (OSError, ssl.SSLError) as exc:
+        problems.append(f"HTTPS failed: {exc}")
+    if problems:
+        return failed(subject, expected, "; ".join(problems), evidence)
+    return passed(subject, expected, f"valid until {facts.not_after:%Y-%m-%d}, HTTP 200", evidence)
+
+
+def check_tls(target: Target, min_days: int | None = None) -> Finding:
+    r = resolver(target)
+    days = min_days or _dns_settings()["min_certificate_days"]
+    return combine(f"{len(target.domains)} domains answer HTTPS with a certificate valid >= {days} days",
+                   [check_tls_domain(target, d, r, days) for d in target.domains])
+
+
+def check_cloudflare_settings(target: Target, ssl_mode: str | None = None, always_https: str | None = None) -> Finding:
+    wanted = dict(_dns_settings()["cloudflare"])
+    if ssl_mode:
+        wanted["ssl"] = ssl_mode
+    if always_https:
+        wanted["always_use_https"] = always_https
+    cf = Cloudflare.of(target)
+    zid = sync.zone_id(target, cf)
+    got = {k: cf.setting(zid, k) for k in wanted}
+    text = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
+    return Finding(got == wanted, "Cloudflare SSL mode and Always Use HTTPS", text(wanted), text(got))
+
+
+def caught(finding: Finding, naming: str) -> Finding:
+    """A seeded fault must turn the check red, and the failing part must name `naming`."""
+    bad = [e for e in finding.evidence if e.startswith("FAIL")]
+    text = "\n".join([finding.actual, *bad] if bad else [finding.line(), *finding.evidence])
+    subject = f"seeded fault turns '{finding.subject}' red, naming {naming!r}"
+    if finding.ok:
+        return failed(subject, "the check fails", "the check passed", (finding.line(), *finding.evidence))
+    if naming.lower() not in text.lower():
+        return failed(subject, f"failure naming {naming!r}", "failure names something else", (finding.line(), *finding.evidence))
+    return passed(subject, "red", f"red: {finding.line()}", (finding.line(), *(bad or finding.evidence)))
+
+
+def run_all(target: Target) -> list[Finding]:
+    return [check_resolution(target), check_no_azure(target), check_tls(target), check_cloudflare_settings(target)]

@@ -1,0 +1,140 @@
+"""Pure judgments of DNS records, answers and certificates, on saved or built data."""
+import argparse
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from provision import errors
+from provision.dns import commands, predicates, sync
+from provision.dns.probes import Answer, caught, judge_answer
+from provision.findings import failed, passed
+from provision.local import edge_ca
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+
+LB = "k8s-cloudtol-mainingr-0123456789.elb.us-east-1.amazonaws.com"
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("rtype, content, expected", [
+    ("CNAME", "cloudtolocalllm-aks.eastus.cloudapp.azure.com", "cloudapp.azure.com"),
+    ("CNAME", "ctl.azurewebsites.net.", "azurewebsites.net"),
+    ("CNAME", "ctl.trafficmanager.net", "trafficmanager.net"),
+    ("CNAME", "ctl-x.z01.azurefd.net", "azurefd.net"),
+    ("A", "20.51.7.42", "20.0.0.0/8"),
+    ("A", "52.224.1.1", "52.224.0.0/11"),
+    ("TXT", "verify=abc.cloudapp.azure.com", "cloudapp.azure.com"),
+])
+def test_azure_marker_names_the_azure_part(rtype, content, expected):
+    assert expected in predicates.azure_marker(rtype, content)
+
+
+@pytest.mark.parametrize("rtype, content", [
+    ("CNAME", LB), ("A", "127.0.43.1"), ("A", "3.5.140.2"), ("CNAME", "notcloudapp.azure.com.example.org"),
+    ("TXT", "v=spf1 -all"), ("CNAME", "fakeazurewebsites.net"),
+])
+def test_azure_marker_passes_non_azure(rtype, content):
+    assert predicates.azure_marker(rtype, content) is None
+
+
+def test_leads_to_load_balancer_by_chain_or_flattened_addresses():
+    assert predicates.leads_to_load_balancer(["K8S-cloudtol-mainingr-0123456789.elb.us-east-1.amazonaws.com."],
+                                             ["127.0.43.1"], LB, ["127.0.43.1"]) is None
+    assert predicates.leads_to_load_balancer([], ["127.0.43.1"], LB, ["127.0.43.1"]) is None
+    bad = predicates.leads_to_load_balancer([], ["20.51.7.42"], LB, ["127.0.43.1"])
+    assert "not the load balancer" in bad and "20.51.7.42" in bad
+    assert predicates.leads_to_load_balancer([], [], LB, []) is not None
+
+
+def test_consistency_needs_one_answer():
+    assert predicates.consistent([("NOERROR", (), ("1.2.3.4",))] * 3) is None
+    assert "2 different answers" in predicates.consistent([("NOERROR", (), ("1.2.3.4",)), ("NXDOMAIN", (), ())])
+
+
+def test_proxied_answer_accepted_only_with_api_record_to_lb():
+    edge_answer = Answer("app.x", "NOERROR", (), ("104.16.1.1",))
+    rec = {"name": "app.x", "type": "CNAME", "content": LB, "proxied": True}
+    ok = judge_answer("app.x", edge_answer, LB, ["3.5.1.1"], [rec])
+    assert ok.ok and ok.gaps
+    assert not judge_answer("app.x", edge_answer, LB, ["3.5.1.1"], [{**rec, "content": "old.cloudapp.azure.com"}]).ok
+    assert not judge_answer("app.x", Answer("app.x", "NXDOMAIN", (), ()), LB, ["3.5.1.1"], [rec]).ok
+
+
+@pytest.mark.parametrize("nb, na, expected", [
+    (NOW - dt.timedelta(days=10), NOW + dt.timedelta(days=30), None),
+    (NOW - dt.timedelta(days=10), NOW + dt.timedelta(days=14), None),
+    (NOW - dt.timedelta(days=10), NOW + dt.timedelta(days=13, hours=23), "less than 14"),
+    (NOW - dt.timedelta(days=10), NOW - dt.timedelta(seconds=1), "expired"),
+    (NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=90), "not yet valid"),
+])
+def test_validity_window(nb, na, expected):
+    got = predicates.validity_problem(nb, na, NOW, 14)
+    assert (got is None) if expected is None else (expected in got)
+
+
+@pytest.mark.parametrize("host, names, ok", [
+    ("app.cloudtolocalllm.online", ["app.cloudtolocalllm.online"], True),
+    ("APP.cloudtolocalllm.online.", ["app.cloudtolocalllm.online"], True),
+    ("app.cloudtolocalllm.online", ["*.cloudtolocalllm.online"], True),
+    ("cloudtolocalllm.online", ["*.cloudtolocalllm.online"], False),
+    ("a.b.cloudtolocalllm.online", ["*.cloudtolocalllm.online"], False),
+    ("app.cloudtolocalllm.online", ["www.example.invalid"], False),
+    ("app.cloudtolocalllm.online", ["a*.cloudtolocalllm.online"], False),
+    ("x.online", ["*.online"], False),
+    ("app.cloudtolocalllm.online", [], False),
+])
+def test_hostname_match(host, names, ok):
+    assert predicates.hostname_matches(host, names) is ok
+    assert (predicates.hostname_problem(host, names) is None) is ok
+
+
+def test_cert_facts_of_a_test_ca_certificate():
+    ca = edge_ca.make_ca()
+    der = edge_ca.expired(ca, ["app.cloudtolocalllm.online"]).cert.public_bytes(Encoding.DER)
+    facts = predicates.cert_facts(der)
+    assert facts.dns_names == ("app.cloudtolocalllm.online",)
+    assert "expired" in predicates.validity_problem(facts.not_before, facts.not_after,
+                                                    dt.datetime.now(dt.timezone.utc), 14)
+
+
+DOMAINS = ("z.online", "app.z.online", "api.z.online")
+WANT = {"ssl": "strict", "always_use_https": "on"}
+
+
+def _rec(name, type_, content, id_):
+    return {"name": name, "type": type_, "content": content, "id": id_, "proxied": True, "ttl": 1}
+
+
+def test_sync_plan_is_empty_when_all_lead_to_the_lb():
+    recs = [_rec(d, "CNAME", LB, str(i)) for i, d in enumerate(DOMAINS)]
+    assert sync.plan(recs, WANT, DOMAINS, LB, WANT) == []
+
+
+def test_sync_plan_fixes_each_kind_of_drift():
+    recs = [_rec("z.online", "A", "20.51.7.42", "a1"), _rec("z.online", "A", "20.51.7.43", "a2"),
+            _rec("app.z.online", "CNAME", "old.cloudapp.azure.com", "c1")]
+    got = [(c.action, c.name) for c in sync.plan(recs, {"ssl": "full", "always_use_https": "on"}, DOMAINS, LB, WANT)]
+    assert got == [("delete", "z.online"), ("replace", "z.online"), ("update", "app.z.online"),
+                   ("create", "api.z.online"), ("setting", "ssl")]
+
+
+def test_caught_requires_red_and_the_named_evidence():
+    red = failed("x", "lb", "NXDOMAIN for api.z.online")
+    assert caught(red, "api.").ok
+    assert not caught(red, "expired").ok
+    assert not caught(passed("x"), "api.").ok
+
+
+def test_sync_with_unknown_environment_is_one_bad_input_line():
+    args = argparse.Namespace(env="staging", dry_run=False, target="offline", dir="/nonexistent")
+    with pytest.raises(errors.BadInput) as e:
+        commands._sync(args)
+    assert str(e.value) == errors.UNKNOWN_ENV.format(env="staging", known="dev, prod")
+
+
+def test_offline_target_not_running_is_target_unavailable(tmp_path):
+    args = argparse.Namespace(target="offline", dir=str(tmp_path))
+    with pytest.raises(errors.TargetUnavailable) as e:
+        commands.target_of(args)
+    assert str(e.value) == commands.OFFLINE_NOT_RUNNING.format(dir=tmp_path)
