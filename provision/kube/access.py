@@ -1,0 +1,92 @@
+"""Who can read what: real requests made as another identity (impersonation).
+
+The caller's kubeconfig must be allowed to impersonate (cluster admin is);
+the API server then authorises the request exactly as it would for that
+identity, so a 403 here is RBAC's own answer, not a prediction.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
+
+from ..config import Target
+from ..findings import Finding, failed, passed
+from . import kubectl
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], k8s.ApiClient] = {}
+
+
+def service_account_user(namespace: str, name: str) -> str:
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+def _client_as(target: Target, user: str) -> k8s.ApiClient:
+    key = (target.kubeconfig or "", user)
+    with _lock:
+        c = _clients.get(key)
+        if c is None:
+            c = k8s_config.new_client_from_config(config_file=target.kubeconfig)
+            # no Impersonate-Group: for a service account user the API server
+            # adds its groups (system:serviceaccounts[:<ns>]) itself
+            c.set_default_header("Impersonate-User", user)
+            _clients[key] = c
+        return c
+
+
+def read_secret_as(target: Target, user: str, namespace: str, name: str) -> tuple[int, dict | None]:
+    """HTTP status and data of a GET of the Secret made as `user`."""
+    api = k8s.CoreV1Api(_client_as(target, user))
+    try:
+        s = api.read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        return exc.status, None
+    return 200, dict(s.data or {})
+
+
+def secret_readable_only_by(target: Target, namespace: str, name: str, allowed: list[str], denied: list[str],
+                            expected_data: dict | None = None) -> Finding:
+    """Every `allowed` identity reads the Secret (with the expected data), every `denied` one gets 403."""
+    bad, seen = [], []
+    for user in allowed:
+        status, data = read_secret_as(target, user, namespace, name)
+        seen.append(f"{user}: {status}")
+        if status != 200:
+            bad.append(f"{user} could not read it (HTTP {status})")
+        elif expected_data is not None and data != expected_data:
+            bad.append(f"{user} read different data")
+    for user in denied:
+        status, _ = read_secret_as(target, user, namespace, name)
+        seen.append(f"{user}: {status}")
+        if status != 403:
+            bad.append(f"{user} got HTTP {status}, expected 403")
+    subject = f"read access to Secret {namespace}/{name}"
+    expected = f"{len(allowed)} allowed read it, {len(denied)} denied get 403"
+    return (failed(subject, expected, "; ".join(bad), evidence=seen) if bad
+            else passed(subject, expected, "as expected", evidence=seen))
+
+
+def grant_secret_reader(target: Target, namespace: str, service_account: str) -> str:
+    """Idempotent: a ServiceAccount with a Role that may only `get` Secrets of its namespace; returns its user name."""
+    role = f"{service_account}-get-secrets"
+    objs = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": service_account, "namespace": namespace}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": role, "namespace": namespace},
+         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": role, "namespace": namespace},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
+    ]
+    kubectl.run(target, ["apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    return service_account_user(namespace, service_account)
+
+
+def create_service_account(target: Target, namespace: str, name: str) -> str:
+    """Idempotent: a ServiceAccount with no binding at all; returns its user name."""
+    kubectl.run(target, ["apply", "-f", "-"], input=json.dumps(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}))
+    return service_account_user(namespace, name)

@@ -1,0 +1,107 @@
+"""Unit tests (no cluster) of the control plane's pure parts and the at-rest predicate."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from provision import config, errors
+from provision.kube import encryption
+from provision.local import controlplane
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+
+CIPHER = b"k8s:enc:secretbox:v1:key1:" + bytes(range(256))
+PLAIN = b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret" + b"hunter2hunter2"
+
+
+def test_ciphertext_passes():
+    f = encryption.judge_at_rest("s", CIPHER, (b"hunter2hunter2",))
+    assert f.ok and "secretbox" in f.actual
+
+
+@pytest.mark.parametrize("raw, word", [
+    (PLAIN, "plaintext"),                                   # no EncryptionConfiguration
+    (b"{\"kind\":\"Secret\"}", "plaintext"),                # JSON storage
+    (None, "no value"),                                     # nothing stored
+    (b"k8s:enc:identity:v1:x:" + b"hunter2hunter2", "visible"),  # a "cipher" that leaks
+])
+def test_seeded_faults_are_red(raw, word):
+    f = encryption.judge_at_rest("s", raw, (b"hunter2hunter2",))
+    assert not f.ok and word in f.actual
+
+
+def test_the_header_is_not_mistaken_for_a_leak():
+    # a secret whose value is a piece of the envelope header is not visible plaintext
+    assert encryption.judge_at_rest("s", CIPHER, (b"k8s:enc:secretbox",)).ok
+
+
+def test_short_plaintexts_are_not_searched():
+    assert encryption.judge_at_rest("s", b"k8s:enc:secretbox:v1:key1:abc", (b"abc",)).ok
+
+
+def test_other_prefix_is_respected():
+    assert not encryption.judge_at_rest("s", CIPHER, prefix=b"k8s:enc:kms:").ok
+
+
+def test_no_raw_etcd_on_a_target_without_the_local_control_plane():
+    t = config.Target(name="x", region="us-east-1", account_id="1")
+    with pytest.raises(errors.TargetUnavailable) as exc:
+        encryption.raw_etcd_value(t, "/registry/secrets/a/b")
+    assert str(exc.value) == encryption.NO_RAW_ETCD
+
+
+def test_etcd_key():
+    assert encryption.etcd_key("secrets", "ns", "n") == "/registry/secrets/ns/n"
+
+
+def test_nodes_follow_the_dev_node_group():
+    env = config.environment("dev")
+    specs = controlplane.node_specs("dev")
+    assert len(specs) == env["node_desired"]
+    assert {s["zone"] for s in specs} == set(config.settings()["aws"]["availability_zones"])
+    m = controlplane.node_manifest(specs[0])
+    labels = m["metadata"]["labels"]
+    assert labels["node.kubernetes.io/instance-type"] == env["node_instance_type"]
+    assert labels["eks.amazonaws.com/nodegroup"] == env["node_group"]
+    assert m["metadata"]["annotations"][controlplane.KWOK_MANAGED[0]] == controlplane.KWOK_MANAGED[1]
+    assert m["status"]["allocatable"]["pods"] == "17"
+    assert controlplane.node_manifest(specs[0]) == m  # stable (providerID does not depend on hash seeds)
+
+
+def test_kwok_stages_cover_node_and_pod_lifecycle():
+    stages = controlplane.kwok_stages()
+    kinds = {(s["spec"]["resourceRef"]["kind"], s["metadata"]["name"]) for s in stages}
+    for want in [("Node", "node-initialize"), ("Node", "node-heartbeat-with-lease"), ("Pod", "pod-ready"),
+                 ("Pod", "pod-faulty-start"), ("Pod", "pod-crashloop"), ("Pod", "pod-complete"), ("Pod", "pod-delete")]:
+        assert want in kinds
+    # templates are valid YAML documents once dumped and reloaded, and start at column 0
+    for s in yaml.safe_load_all(yaml.safe_dump_all(stages)):
+        tpl = s["spec"]["next"].get("statusTemplate")
+        if tpl:
+            assert not tpl.startswith(" ")
+    ready = next(s for s in stages if s["metadata"]["name"] == "pod-ready")
+    keys = [e["key"] for e in ready["spec"]["selector"]["matchExpressions"]]
+    assert any(controlplane.NEVER_READY_TAG in k and controlplane.CRASHLOOP_TAG in k for k in keys)
+
+
+def test_pki_identities(tmp_path):
+    from cryptography import x509
+    controlplane.make_pki(tmp_path)
+    admin = x509.load_pem_x509_certificate((tmp_path / "admin.crt").read_bytes())
+    assert "O=system:masters" in admin.subject.rfc4514_string()
+    server = x509.load_pem_x509_certificate((tmp_path / "apiserver.crt").read_bytes())
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    for key in ("ca.key", "apiserver.key", "admin.key", "sa.key"):
+        assert (tmp_path / key).stat().st_mode & 0o077 == 0
+
+
+def test_encryption_config_is_private_and_fresh(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    controlplane.write_encryption_config(a)
+    controlplane.write_encryption_config(b)
+    assert a.stat().st_mode & 0o077 == 0
+    doc = yaml.safe_load(a.read_text())
+    providers = doc["resources"][0]["providers"]
+    assert list(providers[0]) == [controlplane.ENCRYPTION_PROVIDER] and "identity" in providers[-1]
+    assert a.read_text() != b.read_text()  # a key generated at each start
