@@ -1,4 +1,66 @@
 """Steps of features/cost.feature."""
-from pytest_bdd import scenarios
+from hypothesis import given as hgiven, settings as hsettings, strategies as st
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from provision.aws import probes, stacks
+from provision.cost import estimate
+from provision.findings import Finding
 
 scenarios("cost.feature")
+
+
+@given(parsers.parse("the {name} environment"), target_fixture="cost_env")
+def the_environment(name):
+    return estimate.environment(name)
+
+
+@given(parsers.parse('the {name} environment with the seeded cost fault "{fault}"'), target_fixture="cost_env")
+def seeded(name, fault):
+    return estimate.environment(name, fault)
+
+
+@when("the monthly cost is estimated from the templates and the pinned price table", target_fixture="est")
+def estimated(cost_env):
+    return estimate.estimate(cost_env)
+
+
+@then("the estimate is at most the budget of the environment")
+def within(est, check):
+    check(estimate.within_budget(est))
+
+
+@then("every line of the estimate names its price and the price table's date")
+def lines(est, check):
+    check(estimate.lines_name_prices(est))
+
+
+@then("the estimate exceeds the budget")
+def exceeds(est, record):
+    f = record(estimate.within_budget(est))
+    assert not f.ok, "the seeded over-budget configuration went unnoticed:\n" + "\n".join(f.evidence)
+
+
+@then("for at least 100 generated node counts within the dev bounds the estimate stays at most the budget")
+def property_within(check):
+    base = estimate.environment("dev")
+    seen = []
+
+    @hsettings(max_examples=100, deadline=None, derandomize=True)
+    @hgiven(st.integers(min_value=base["node_min"], max_value=base["node_max"]))
+    def stays_within(nodes):
+        est = estimate.estimate({**base, "node_desired": nodes})
+        seen.append((nodes, est.total))
+        assert est.total <= est.budget, est.report()
+
+    stays_within()
+    worst = max(seen, key=lambda s: s[1])
+    check(Finding(True, "dev estimate within budget for every node count in bounds",
+                  f"at most ${base['budget_usd']}", f"worst ${worst[1]:.2f} at {worst[0]} nodes",
+                  (f"{len(seen)} examples, node counts {sorted({n for n, _ in seen})}",)))
+
+
+@then("a monthly AWS budget of the environment's amount exists with alert thresholds to the alert topic")
+def budget(target, check):
+    env = stacks.isolated(target, "dev")
+    stacks.ensure_applied(target, env, lambda m: None)
+    check(probes.budget_live(target, env))

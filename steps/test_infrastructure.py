@@ -1,4 +1,117 @@
 """Steps of features/infrastructure.feature."""
-from pytest_bdd import scenarios
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from provision import config
+from provision.aws import faults, inventory, probes, stacks, templates
+from provision.report.results import commit_sha
 
 scenarios("infrastructure.feature")
+
+
+def _say(m: str) -> None:
+    print(f"  {m}", flush=True)
+
+
+@given(parsers.parse("the {name} environment"), target_fixture="env")
+def the_environment(target, name):
+    return stacks.isolated(target, name)
+
+
+@given(parsers.parse('the CloudFormation templates with the seeded fault "{fault}"'), target_fixture="env")
+def seeded_templates(tmp_path, fault):
+    return stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
+
+
+@when("the stacks are applied", target_fixture="applied")
+def apply(target, env):
+    return stacks.up(target, env, _say)
+
+
+@when("the stacks are applied again", target_fixture="second")
+def apply_again(target, env):
+    before = stacks.snapshot(target, env)
+    results = stacks.up(target, env, _say)
+    return before, stacks.snapshot(target, env), results
+
+
+@when("the stacks are torn down and applied again", target_fixture="recreated")
+def recreate(target, env):
+    before = inventory.inventory(target, env)
+    gone = stacks.down(target, env, _say)
+    again = stacks.up(target, env, _say)
+    return before, inventory.inventory(target, env), [g for r in gone + again for g in r.gaps]
+
+
+@then("every stack is in a COMPLETE state")
+def complete(target, env, check):
+    check(stacks.stacks_complete(target, env))
+
+
+@then("every template passes cfn-lint")
+def lint(env, check):
+    check(templates.cfn_lint([templates.path(s, env.template_dir) for s in env.stacks()]))
+
+
+@then(parsers.parse('the template check fails naming "{evidence}"'))
+def template_check_fails(env, record, evidence):
+    f = record(probes.template_check(env))
+    text = "\n".join([f.line(), *f.evidence])
+    assert not f.ok, f"the seeded fault went unnoticed:\n{text}"
+    assert evidence in text, f"the failure does not name {evidence!r}:\n{text}"
+
+
+@then("the second apply reports no changes and makes no write")
+def no_write(second, check):
+    before, after, results = second
+    check(stacks.unchanged(before, after, results))
+
+
+@then("an audit record names who applied which change set with what result")
+def audit_record(applied, env, check):
+    check(stacks.audit_trail(env, [r.change_set for r in applied if r.change_set]))
+
+
+@then("every stack carries the commit SHA tag")
+def commit_tag(target, env, check):
+    check(stacks.commit_tags(target, env, commit_sha()))
+
+
+@then("the inventory is equivalent to the first one")
+def equivalent(recreated, check):
+    check(inventory.equivalent(*recreated))
+
+
+@then("the node group uses only subnets without a route to an internet gateway")
+def private_nodes(target, env, check):
+    check(probes.node_subnets_live(target, env))
+
+
+@then(parsers.parse('the node group is of type "{itype}" with {nodes:d} nodes'))
+def node_group(target, env, check, itype, nodes):
+    check(probes.node_group_live(target, env, itype, nodes))
+
+
+@then("the node group can scale between its minimum and maximum")
+def scales(env, check):
+    check(probes.node_group_scales(probes.rendered(env, "eks")))
+
+
+@then("the cluster autoscaler is deployed with scale-down enabled")
+def autoscaler(check):
+    check(probes.autoscaler_scale_down(config.ROOT / "manifests" / "cluster" / "base" / "cluster-autoscaler.yaml"))
+
+
+@then("the EKS cluster encrypts secrets with a KMS key that has rotation on")
+def kms(target, env, check):
+    stacks.ensure_applied(target, env, _say)
+    check(probes.kms_live(target, env))
+
+
+@then("each IRSA role trusts only its own service account through the cluster's OIDC provider")
+def irsa(env, check):
+    check(probes.irsa_trust(probes.rendered(env, "irsa"), config.settings()["kubernetes"]["namespace"]))
+
+
+@then("the cluster authenticates with IAM access entries and has no open public endpoint")
+def access(target, env, check):
+    check(probes.access_live(target, env))

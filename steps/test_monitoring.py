@@ -1,4 +1,66 @@
 """Steps of features/monitoring.feature."""
-from pytest_bdd import scenarios
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from provision import config
+from provision.aws import faults, probes, stacks
 
 scenarios("monitoring.feature")
+
+
+def _say(m: str) -> None:
+    print(f"  {m}", flush=True)
+
+
+@given(parsers.parse("the {name} environment"), target_fixture="env")
+def the_environment(target, name):
+    return stacks.isolated(target, name)
+
+
+@given("the monitoring templates as committed", target_fixture="env")
+def committed(target):
+    return stacks.isolated(target, "dev")
+
+
+@given(parsers.parse('the monitoring templates with the seeded fault "{fault}"'), target_fixture="env")
+def seeded(tmp_path, fault):
+    return stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
+
+
+@when("the stacks are applied", target_fixture="applied")
+def apply(target, env):
+    return stacks.up(target, env, _say)
+
+
+@then("the Container Insights add-on is configured for the cluster")
+def insights(target, env, check):
+    check(probes.container_insights_live(target, env))
+
+
+@then("the dashboard tracks cpu, memory, disk and network")
+def tracks(env, check):
+    check(probes.dashboard_tracks(probes.rendered(env, "monitoring")))
+
+
+@then("every critical alarm notifies the alert topic")
+def alarms(target, env, check):
+    stacks.ensure_applied(target, env, _say)
+    check(probes.alarms_live(target, env))
+
+
+@then(parsers.parse('the monitoring check fails naming "{evidence}"'))
+def monitoring_fails(env, record, evidence):
+    f = record(probes.monitoring_check(env))
+    text = "\n".join([f.line(), *f.evidence])
+    assert not f.ok, f"the seeded fault went unnoticed:\n{text}"
+    assert evidence in text, f"the failure does not name {evidence!r}:\n{text}"
+
+
+@then("the application and control-plane log groups exist with a retention period")
+def log_groups(target, env, check):
+    check(probes.log_groups_live(target, env))
+
+
+@then("the dashboard links the alarms to the log groups of the workloads")
+def links(env, check):
+    check(probes.dashboard_links(probes.rendered(env, "monitoring"), env.settings["cluster_name"],
+                                 config.settings()["kubernetes"]["namespace"]))
