@@ -5,12 +5,14 @@ at run time, TCP on a free loopback port only.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -58,19 +60,28 @@ def _own(path: Path, ids) -> None:
         os.chown(path, *ids)
 
 
+def _data_dir(state_dir: Path) -> Path:
+    """The cluster's folder, one per state dir, outside it: state dirs live
+    under root's home, which the postgres user cannot traverse."""
+    key = hashlib.sha1(str(Path(state_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"cloudtolocalllm-pg-{key}" / DATA
+
+
 def start(state_dir: Path, progress=print) -> dict:
     state_dir = Path(state_dir).resolve()
     bins = pgtools.bindir(SERVER_BINARIES)
     ids = _os_user()
     stop(state_dir)  # a leftover server of this state dir
-    data = state_dir / DATA
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True, mode=0o700)
+    data = _data_dir(state_dir)
+    shutil.rmtree(data.parent, ignore_errors=True)
+    data.parent.mkdir(parents=True, mode=0o711)
+    data.mkdir(mode=0o700)
+    _own(data.parent, ids)
     _own(data, ids)
 
     password = secrets.token_urlsafe(24)
     # initdb reads the superuser password from a file; keep it private and brief.
-    pwfile = state_dir / "postgres-init.pw"
+    pwfile = data.parent / "postgres-init.pw"
     pwfile.touch(mode=0o600)
     _own(pwfile, ids)
     pwfile.write_text(password)
@@ -118,7 +129,7 @@ def start(state_dir: Path, progress=print) -> dict:
 def stop(state_dir: Path) -> None:
     """pg_ctl stop -m fast (SIGTERM would wait for clients), then make sure via procs."""
     state_dir = Path(state_dir).resolve()
-    data = state_dir / DATA
+    data = _data_dir(state_dir)
     pidfile = state_dir / f"{NAME}.pid"
     if pidfile.exists() and procs.alive(int(pidfile.read_text())) and (data / "postmaster.pid").exists():
         try:
@@ -131,3 +142,4 @@ def stop(state_dir: Path) -> None:
         while time.monotonic() < deadline and procs.alive(int(pidfile.read_text())):
             time.sleep(0.05)
     procs.stop(NAME, state_dir, grace=5.0)
+    shutil.rmtree(data.parent, ignore_errors=True)
