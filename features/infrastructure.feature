@@ -73,6 +73,7 @@ Feature: The AWS infrastructure is CloudFormation, applied idempotently from the
   Scenario: Workloads reach AWS through IRSA roles
     Given the dev environment
     Then each IRSA role trusts only its own service account through the cluster's OIDC provider
+    And the ServiceAccounts of the manifests name their own IRSA roles
 
   @R8.5 @offline @live @security
   Scenario: Cluster access goes through IAM access entries

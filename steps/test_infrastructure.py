@@ -107,6 +107,13 @@ def kms(target, env, check):
     check(probes.kms_live(target, env))
 
 
+@then("the ServiceAccounts of the manifests name their own IRSA roles")
+def irsa_annotations(env, check):
+    from provision.kube import manifests
+
+    check(manifests.check_irsa_annotations(manifests.render(env.name) + manifests.render_cluster(env.name), env.name))
+
+
 @then("each IRSA role trusts only its own service account through the cluster's OIDC provider")
 def irsa(env, check):
     check(probes.irsa_trust(probes.rendered(env, "irsa"), config.settings()["kubernetes"]["namespace"]))
