@@ -64,3 +64,17 @@ def budget(target, check):
     env = stacks.isolated(target, "dev")
     stacks.ensure_applied(target, env, lambda m: None)
     check(probes.budget_live(target, env))
+
+
+@when("the month-to-date cost is read from Cost Explorer", target_fixture="spend")
+def month_to_date(target):
+    from provision.cost import explorer
+
+    return explorer.month_to_date(target)
+
+
+@then("the cost report shows actual and forecast spend against the budget")
+def spend_within(spend, cost_env, check):
+    from provision.cost import explorer
+
+    check(explorer.judge(spend, float(cost_env["budget_usd"])))
