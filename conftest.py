@@ -49,6 +49,8 @@ def target(pytestconfig, request):
             request.addfinalizer(lambda: kind.down(name))
         # Subprocesses (kubectl, the CLI) and boto3 see the same target.
         os.environ.update(stack.offline_aws_env())
+        # Test runs keep their audit records beside their report, out of the real trail.
+        os.environ.setdefault("CTL_AUDIT_FILE", str(Path(os.environ[RUN_DIR_ENV]) / "audit.jsonl"))
     if kubeconfig:
         t = t.with_(kubeconfig=kubeconfig)
     os.environ.update(t.env())
