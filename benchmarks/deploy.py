@@ -1,0 +1,109 @@
+"""Benchmark: the deploy engine beside the naive baseline, on the local control plane.
+
+    CTL_STACK_DIR=<running stack> .venv/bin/python benchmarks/deploy.py [--naive-timeout 60]
+
+Cases: a healthy deploy, a no-op deploy (same SHA again: the engine must make
+zero writes), a failed deploy (never-Ready SHA) through rollback. Baseline:
+`kubectl apply` of the same rendered set (what `kubectl apply -k` does) +
+`kubectl rollout status`, and on failure `kubectl rollout undo` once the
+status wait times out (the naive script cannot tell a clear failure early).
+A sampler thread records the lowest ready-replica count of each Deployment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from provision import config  # noqa: E402
+from provision.kube import client, deploy, kubectl, render, rollout, testing  # noqa: E402
+from provision.local import stack  # noqa: E402
+
+
+class Sampler(threading.Thread):
+    def __init__(self, target, ns):
+        super().__init__(daemon=True)
+        self.target, self.ns, self.low, self.stop = target, ns, {}, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for d in rollout.snapshot(self.target, self.ns)["deployments"]:
+                n, r = d["metadata"]["name"], d.get("status", {}).get("readyReplicas", 0) or 0
+                self.low[n] = min(self.low.get(n, r), r)
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join()
+
+
+def rvs(target, ns, objs):
+    return {k: o["metadata"]["resourceVersion"] for k, o in deploy.live_objects(target, objs).items()}
+
+
+def naive(target, ns, objs, timeout):
+    kubectl.run(target, ["apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    ok = True
+    for w in ("deployment/web-app", "deployment/api-backend", "statefulset/postgres"):
+        r = kubectl.run(target, ["rollout", "status", w, "-n", ns, f"--timeout={timeout}s"], check=False)
+        ok = ok and r.returncode == 0
+    if not ok:
+        for w in ("deployment/web-app", "deployment/api-backend"):
+            kubectl.run(target, ["rollout", "undo", w, "-n", ns], check=False)
+        for w in ("deployment/web-app", "deployment/api-backend"):
+            kubectl.run(target, ["rollout", "status", w, "-n", ns, "--timeout=300s"], check=False)
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--naive-timeout", type=int, default=60, help="naive rollout status timeout (the real default is 600s progressDeadline)")
+    args = ap.parse_args()
+    state = stack.read_state(Path(os.environ.get(stack.STACK_DIR_ENV, stack.default_dir())))
+    target = stack.target(state)
+    os.environ.update(target.env())
+    base = render.render(target, render.overlay_dir(config.environment("dev")))
+    good, bad = testing.sha_for("good"), testing.sha_for("never-ready")
+    rows = []
+    ns_e, ns_n = testing.fresh_namespace(target, "bench-e"), testing.fresh_namespace(target, "bench-n")
+    try:
+        for case, sha in (("healthy", good), ("no-op", good), ("failed+rollback", bad)):
+            objs = [o for o in render.prepare(base, sha, ns_e) if o["kind"] != "Namespace"]
+            before = rvs(target, ns_e, objs)
+            with Sampler(target, ns_e) as s:
+                t0 = time.monotonic()
+                run = testing.run_deploy(target, testing.options("dev", sha, ns_e))
+                te = time.monotonic() - t0
+            writes = sum(1 for k, v in rvs(target, ns_e, objs).items() if before.get(k) != v)
+            low_e = s.low if case != "healthy" else {}
+            nobjs = [o for o in render.prepare(base, sha, ns_n) if o["kind"] != "Namespace"]
+            nbefore = rvs(target, ns_n, nobjs)
+            with Sampler(target, ns_n) as s2:
+                t0 = time.monotonic()
+                naive(target, ns_n, nobjs, args.naive_timeout)
+                tn = time.monotonic() - t0
+            nwrites = sum(1 for k, v in rvs(target, ns_n, nobjs).items() if nbefore.get(k) != v)
+            rows.append((case, te, tn, run.outcome.result if run.outcome else str(run.error), writes, nwrites,
+                         low_e, s2.low if case != "healthy" else {}))
+    finally:
+        for ns in (ns_e, ns_n):
+            testing.drop_namespace(target, ns)
+    print(f"{'case':16} {'engine s':>9} {'naive s':>8} {'ratio':>6}  {'engine result':14} {'writes e/n':>10}  lowest ready (engine | naive)")
+    for case, te, tn, res, we, wn, le, ln in rows:
+        print(f"{case:16} {te:9.1f} {tn:8.1f} {te / tn:6.2f}  {res:14} {we:>4}/{wn:<5}  {le or '-'} | {ln or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,457 @@
+"""The deploy engine: `provision deploy --env dev --image-tag <sha>`.
+
+validate -> refuse the wrong cluster -> server-side dry run of the whole set
+(the diff against the live objects says whether anything would change: a
+no-op deploy makes zero writes) -> take the Lease -> server-side apply with a
+fixed field manager -> wait for a healthy rollout, failing early on a clear
+cause -> on failure re-apply the last good set and wait until healthy ->
+record history -> release the Lease. See docs/deploy.md.
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client as k8s
+
+from .. import config, errors
+from ..config import Target
+from . import client, history, identity, kubectl, lock, render, rollout
+from .client import ApiException
+
+FIELD_MANAGER = "cloudtolocalllm-provision"
+LAST_GOOD = "deploy-last-good"
+DEFAULT_PROGRESS_DEADLINE = 600
+INVALID_MANIFESTS = "the rendered manifests fail server-side validation; nothing was applied: {detail}"
+DEPLOY_FAILED = "deploy of {sha} failed: {reason}; {rollback}"
+NO_CHANGES = "no changes: the cluster already runs {sha} in {namespace} and it is healthy"
+NO_PREVIOUS = "no previous good deploy to roll back to"
+LOCK_LOST = "the deploy lock was lost while deploying (another deployer took it over)"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class DeployFailed(errors.ProvisionError):
+    """The new version did not become healthy (exit 1); carries the Outcome."""
+
+    def __init__(self, message: str, outcome: "Outcome"):
+        super().__init__(message, evidence=tuple(outcome.evidence))
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class Options:
+    env: str
+    image_tag: str
+    namespace: str | None = None          # None: the namespace of settings.yaml
+    overlay: Path | None = None           # None: the environment's overlay (tests pass a seeded copy)
+    wait_for_lock: bool = True
+    holder: str | None = None             # None: lock.default_holder()
+    lock_timeout: float = 1800
+    lock_interval: float = 2.0
+    lease_seconds: int = lock.DEFAULT_LEASE_SECONDS
+    rollout_timeout: float | None = None  # None: the largest progressDeadlineSeconds + 30 s
+    ready_grace: float | None = None      # None: from the readiness probes (see ready_grace)
+    poll: float = 1.0
+    rollback: bool = True
+    identity_namespace: str = identity.NAMESPACE
+    action: str = "deploy"
+    objects: tuple | None = None          # rollback: apply exactly these (already prepared) objects
+
+
+@dataclass
+class Outcome:
+    sha: str
+    namespace: str
+    result: str = ""                      # succeeded | no changes | rolled back | failed
+    reason: str = ""
+    changed: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    min_ready: dict[str, list[int]] = field(default_factory=dict)   # workload -> [lowest ready, desired]
+    started: float = 0.0
+    finished: float = 0.0
+    holder: str = ""
+    locked: tuple[float, float] | None = None  # (acquired, released), time.time()
+    rolled_back_to: str | None = None
+    writes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (history.SUCCEEDED, "no changes")
+
+    def lines(self) -> list[str]:
+        out = [f"{self.result}: {self.sha} in {self.namespace} ({self.finished - self.started:.1f}s)"]
+        if self.result == "no changes":
+            out[0] = NO_CHANGES.format(sha=self.sha, namespace=self.namespace)
+        if self.changed:
+            out.append(f"changed {len(self.changed)}: " + ", ".join(self.changed))
+        for w, (low, want) in sorted(self.min_ready.items()):
+            out.append(f"lowest ready {w}: {low}/{want}")
+        if self.rolled_back_to:
+            out.append(f"rolled back to {self.rolled_back_to}")
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    env: dict
+    sha: str
+    namespace: str
+    objects: tuple          # everything but Namespace objects, ready to apply
+    namespaces: tuple       # Namespace objects (applied first: the rest lives in them)
+
+    def names(self, kind: str) -> list[str]:
+        return [o["metadata"]["name"] for o in self.objects if o["kind"] == kind]
+
+
+# ---- pure parts -----------------------------------------------------------
+
+def _strip(obj: dict) -> dict:
+    """What a change is judged on: the object without status and server bookkeeping."""
+    o = {k: v for k, v in obj.items() if k != "status"}
+    md = {k: v for k, v in (o.get("metadata") or {}).items() if k not in ("managedFields", "resourceVersion")}
+    return {**o, "metadata": md}
+
+
+def diff(live: dict[str, dict], dry: list[dict]) -> list[str]:
+    """Keys of objects the dry-run result shows would be created or changed (pure)."""
+    out = []
+    for d in dry:
+        k = render.key(d)
+        if k not in live or _strip(live[k]) != _strip(d):
+            out.append(k)
+    return out
+
+
+def ready_grace(objs, floor: float = 30.0) -> float:
+    """How long a pod may stay not Ready before that is a clear failure: the
+    slowest readiness probe's initialDelay + period x failureThreshold + 10 s."""
+    g = floor
+    for o in objs:
+        spec = render.pod_spec(o)
+        for c in render.containers(spec) if spec else []:
+            p = c.get("readinessProbe") or {}
+            if p:
+                g = max(g, p.get("initialDelaySeconds", 0) + p.get("periodSeconds", 10) * p.get("failureThreshold", 3) + 10)
+    return float(g)
+
+
+def rollout_timeout(objs) -> float:
+    return float(max([o.get("spec", {}).get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE)
+                      for o in objs if o["kind"] == "Deployment"] or [DEFAULT_PROGRESS_DEADLINE])) + 30
+
+
+def decide(verdict_state: str, previous_good: str | None, rollback: bool) -> str:
+    """What to do after a rollout wait: done, roll back or just fail (pure)."""
+    if verdict_state == "healthy":
+        return "done"
+    if rollback and previous_good:
+        return "rollback"
+    return "fail"
+
+
+# ---- cluster parts ---------------------------------------------------------
+
+def plan(target: Target, opts: Options) -> Plan:
+    """Validate the input and render; raises BadInput before touching the cluster."""
+    env = config.environment(opts.env)
+    sha = config.validate_image_tag(opts.image_tag)
+    namespace = opts.namespace or config.settings()["kubernetes"]["namespace"]
+    if opts.objects is not None:
+        objs = [dict(o) for o in opts.objects]
+    else:
+        overlay = Path(opts.overlay) if opts.overlay else render.overlay_dir(env)
+        if not overlay.exists():
+            raise errors.BadInput(render.MISSING_OVERLAY.format(path=overlay, env=env["name"]))
+        objs = render.prepare(render.render(target, overlay), sha, namespace)
+    return Plan(env, sha, namespace, tuple(o for o in objs if o["kind"] != "Namespace"),
+                tuple(o for o in objs if o["kind"] == "Namespace"))
+
+
+def _as_list(objs) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)})
+
+
+def _items(result: kubectl.Result) -> list[dict]:
+    if not result.stdout.strip():
+        return []
+    data = result.json()
+    return data.get("items", []) if data.get("kind", "").endswith("List") else [data]
+
+
+def _apply(target: Target, objs, dry: bool) -> list[dict]:
+    args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "-o", "json", "-f", "-"]
+    if dry:
+        args.insert(1, "--dry-run=server")
+    return _items(kubectl.run(target, args, input=_as_list(objs), timeout=300))
+
+
+def dry_run(target: Target, objs) -> list[dict]:
+    try:
+        return _apply(target, objs, dry=True)
+    except kubectl.KubectlError as exc:
+        detail = next((l for l in exc.result.stderr.splitlines() if l.strip()), "rejected")
+        raise errors.BadInput(INVALID_MANIFESTS.format(detail=detail.strip()), evidence=exc.evidence) from None
+
+
+def live_objects(target: Target, objs) -> dict[str, dict]:
+    res = kubectl.run(target, ["get", "--ignore-not-found", "--show-managed-fields", "-o", "json", "-f", "-"], input=_as_list(objs))
+    return {render.key(o): o for o in _items(res)}
+
+
+def namespace_exists(target: Target, namespace: str) -> bool:
+    try:
+        client.core(target).read_namespace(namespace)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
+def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
+    """The Namespace objects first: everything else is validated inside them."""
+    if not p.namespaces:
+        if not namespace_exists(target, p.namespace):
+            client.core(target).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=p.namespace)))
+            out.writes += 1
+        return
+    dry = dry_run(target, p.namespaces)
+    changed = diff(live_objects(target, p.namespaces), dry)
+    if changed:
+        _apply(target, [o for o in p.namespaces if render.key(o) in changed], dry=False)
+        out.changed.extend(changed)
+        out.writes += len(changed)
+
+
+def _save_last_good(target: Target, p: Plan) -> None:
+    blob = base64.b64encode(gzip.compress(json.dumps(list(p.objects)).encode())).decode()
+    body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=LAST_GOOD, namespace=p.namespace,
+                                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
+                           data={"sha": p.sha}, binary_data={"objects.json.gz": blob})
+    api = client.core(target)
+    try:
+        api.replace_namespaced_config_map(LAST_GOOD, p.namespace, body)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        api.create_namespaced_config_map(p.namespace, body)
+
+
+def last_good_objects(target: Target, namespace: str) -> tuple[str, list[dict]] | None:
+    """(sha, objects) exactly as the last successful deploy applied them."""
+    try:
+        cm = client.core(target).read_namespaced_config_map(LAST_GOOD, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    objs = json.loads(gzip.decompress(base64.b64decode(cm.binary_data["objects.json.gz"])))
+    return cm.data["sha"], objs
+
+
+def wait_rollout(target: Target, p: Plan, timeout: float, grace: float, poll: float, progress: Progress,
+                 fail_fast: bool, min_ready: dict, track: set | None = None) -> rollout.Verdict:
+    """Poll until healthy; with fail_fast, stop at the first clear failure.
+    Records the lowest ready count of the workloads in `track` (those that
+    existed before the apply) in `min_ready`. Without fail_fast (a rollback)
+    it deletes StatefulSet pods stuck at the bad revision."""
+    deps, stss = p.names("Deployment"), p.names("StatefulSet")
+    svcs = p.names("Service")
+    t0 = time.monotonic()
+    said, said_at = "", 0.0
+    while True:
+        snap = rollout.snapshot(target, p.namespace)
+        v = rollout.evaluate(snap, deps, stss, svcs, datetime.now(timezone.utc), grace)
+        for w, (r, want) in v.ready.items():
+            if track is not None and w not in track:
+                continue
+            low = min_ready.setdefault(w, [r, want])
+            low[0], low[1] = min(low[0], r), want
+        if v.state == "healthy" or (fail_fast and v.state == "failed"):
+            return v
+        if not fail_fast:
+            for pod in rollout.stuck_statefulset_pods(snap):
+                progress(f"deleting {pod}: a StatefulSet does not replace a broken pod on rollback")
+                try:
+                    client.core(target).delete_namespaced_pod(pod, p.namespace)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        waited = time.monotonic() - t0
+        if waited > timeout:
+            v.problems.append(f"timed out after {timeout:.0f}s waiting for the rollout: {v.summary()}")
+            v.state = "failed"
+            return v
+        summary = v.summary()
+        if summary != said or time.monotonic() - said_at > 15:
+            progress(f"waiting for the rollout ({waited:.0f}s): {summary}")
+            said, said_at = summary, time.monotonic()
+        time.sleep(poll)
+
+
+def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcome:
+    out = Outcome(sha=opts.image_tag, namespace=opts.namespace or "", started=time.time())
+    p = plan(target, opts)                                         # 1. input (BadInput, nothing touched)
+    out.namespace = p.namespace
+    identity.verify(target, p.env, opts.identity_namespace)        # 2. wrong cluster (Refused)
+    _ensure_namespaces(target, p, out)
+    progress(f"server-side dry run of {len(p.objects)} objects")
+    dry = dry_run(target, p.objects)                               # 1b. whole set validated first
+    changes = diff(live_objects(target, p.objects), dry)
+    grace = opts.ready_grace if opts.ready_grace is not None else ready_grace(p.objects)
+    timeout = opts.rollout_timeout or rollout_timeout(p.objects)
+    if not changes and not out.changed and lock.holder_of(target, p.namespace)[0] != "held":
+        v = rollout.evaluate(rollout.snapshot(target, p.namespace), p.names("Deployment"),
+                             p.names("StatefulSet"), p.names("Service"), datetime.now(timezone.utc), grace)
+        if v.state == "healthy":                                   # zero writes
+            out.result, out.finished = "no changes", time.time()
+            progress(NO_CHANGES.format(sha=p.sha, namespace=p.namespace))
+            return out
+    out.holder = opts.holder or lock.default_holder()
+    lk = lock.Lock(target, p.namespace, out.holder, opts.lease_seconds)
+    lk.acquire(wait=opts.wait_for_lock, timeout=opts.lock_timeout, interval=opts.lock_interval, progress=progress)
+    acquired = time.time()
+    entry_id = uuid.uuid4().hex[:12]
+    try:
+        history.start(target, p.namespace, {"id": entry_id, "action": opts.action, "sha": p.sha,
+                                            "env": p.env["name"], "actor": out.holder,
+                                            "started": history.iso(out.started)})
+        before = live_objects(target, p.objects)
+        progress(f"server-side apply as {FIELD_MANAGER}")
+        applied = _apply(target, p.objects, dry=False)             # 4. server-side apply
+        for a in applied:
+            k = render.key(a)
+            if k not in before or before[k]["metadata"].get("resourceVersion") != a["metadata"].get("resourceVersion"):
+                out.changed.append(k)
+        out.writes += len(out.changed) + 1
+        track = {k.split("/")[0].lower() + "/" + k.split("/")[-1] for k in before
+                 if k.split("/")[0] in ("Deployment", "StatefulSet")}
+        v = wait_rollout(target, p, timeout, grace, opts.poll, progress, fail_fast=True, min_ready=out.min_ready,
+                         track=track)
+        if lk.lost.is_set():
+            v.problems.append(LOCK_LOST)
+            v.state = "failed"
+        good = last_good_objects(target, p.namespace) if v.state != "healthy" else None
+        step = decide(v.state, good[0] if good else None, opts.rollback)
+        if step == "done":
+            _save_last_good(target, p)
+            out.result = history.SUCCEEDED
+        else:
+            out.reason = v.problems[0] if v.problems else v.summary()
+            out.evidence = [*v.problems, *[f.line() for f in v.findings if not f.ok],
+                            *rollout.warning_events(target, p.namespace)]
+            if step == "rollback":
+                out.rolled_back_to = good[0]
+                progress(f"rolling back to {good[0]}: {out.reason}")
+                _apply(target, good[1], dry=False)
+                rb = wait_rollout(target, p, timeout, grace, opts.poll, progress, fail_fast=False,
+                                  min_ready=out.min_ready, track=track)
+                out.result = history.ROLLED_BACK if rb.state == "healthy" else history.FAILED
+                if rb.state != "healthy":
+                    out.evidence += [f"rollback not healthy: {x}" for x in rb.problems] or [rb.summary()]
+            else:
+                out.result = history.FAILED
+    except BaseException as exc:
+        out.result = out.result or history.FAILED
+        out.reason = out.reason or f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        out.finished = time.time()
+        try:
+            history.finish(target, p.namespace, entry_id, result=out.result, reason=out.reason,
+                           finished=history.iso(out.finished), duration_s=round(out.finished - out.started, 1),
+                           changed=len(out.changed), min_ready=out.min_ready, rolled_back_to=out.rolled_back_to)
+        finally:
+            lk.release()
+            out.locked = (acquired, time.time())
+    if not out.ok:
+        rb = (f"rolled back to {out.rolled_back_to}" if out.result == history.ROLLED_BACK
+              else f"rollback to {out.rolled_back_to} did not become healthy" if out.rolled_back_to
+              else NO_PREVIOUS if opts.rollback else "rollback disabled")
+        raise DeployFailed(DEPLOY_FAILED.format(sha=p.sha, reason=out.reason, rollback=rb), out)
+    progress(f"{out.result}: {p.sha} in {p.namespace}")
+    return out
+
+
+def rollback(target: Target, env: str, to: str | None = None, namespace: str | None = None,
+             progress: Progress = _quiet, **opts) -> Outcome:
+    """`provision rollback`: deploy `to`, by default the successful SHA before the current one."""
+    config.environment(env)
+    ns = namespace or config.settings()["kubernetes"]["namespace"]
+    if to is None:
+        current = last_good_objects(target, ns)
+        to = history.last_good(history.read(target, ns), exclude=current[0] if current else None)
+        if to is None:
+            raise errors.BadInput(NO_PREVIOUS)
+    return deploy(target, Options(env=env, image_tag=to, namespace=ns, action="rollback", **opts), progress)
+
+
+def running_images(target: Target, namespace: str) -> dict[str, str]:
+    snap = rollout.snapshot(target, namespace)
+    return {f"{kind[:-1]}/{o['metadata']['name']}:{c['name']}": c["image"]
+            for kind in ("deployments", "statefulsets") for o in snap[kind]
+            for c in o["spec"]["template"]["spec"]["containers"]}
+
+
+def status_lines(target: Target, env: str, namespace: str | None = None) -> list[str]:
+    e = config.environment(env)
+    ns = namespace or config.settings()["kubernetes"]["namespace"]
+    out = []
+    try:
+        out.append(f"cluster: {identity.verify(target, e)} (environment {env})")
+    except errors.Refused as exc:
+        out.append(f"cluster: {exc}")
+    st, holder, age = lock.holder_of(target, ns)
+    out.append(f"deploy lock: {st}" + (f" by {holder} (renewed {age:.0f}s ago)" if holder else ""))
+    for k, img in sorted(running_images(target, ns).items()):
+        out.append(f"running {k}: {img}")
+    out.append("history (oldest first):")
+    out += ["  " + l for l in history.lines(history.read(target, ns))] or ["  (none)"]
+    return out
+
+
+def demo_step(target: Target, progress: Progress) -> list[str]:
+    """`provision demo`: identify the local cluster as dev, deploy a SHA, deploy it again."""
+    import secrets as _s
+
+    env = config.environment("dev")
+    identity.bootstrap(target, env["cluster_name"])
+    sha = _s.token_hex(20)
+    if target.local:  # offline: no storage driver; pre-bind the postgres claim (volumes.py)
+        from . import volumes
+        volumes.prebind(target, plan(target, Options(env="dev", image_tag=sha)).objects)
+    first = deploy(target, Options(env="dev", image_tag=sha), progress)
+    second = deploy(target, Options(env="dev", image_tag=sha), progress)
+    return [*first.lines(), *second.lines()]
+
+
+_PLURALS = {"NetworkPolicy": "networkpolicies", "Ingress": "ingresses", "Namespace": "namespaces"}
+
+
+def apply_object(target: Target, obj: dict, dry: bool = False) -> dict:
+    """Server-side apply of one object through the API (no kubectl fork), same
+    field manager as the deploy: the property tests repeat it hundreds of times."""
+    group_version = obj["apiVersion"]
+    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+    plural = _PLURALS.get(obj["kind"], obj["kind"].lower() + "s")
+    md = obj["metadata"]
+    ns = f"/namespaces/{md['namespace']}" if obj["kind"] not in render.CLUSTER_SCOPED else ""
+    query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry else [])
+    resp = client.api(target).call_api(
+        f"{base}{ns}/{plural}/{md['name']}", "PATCH", query_params=query, body=obj,
+        header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+        auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
+    return json.loads(resp.data)

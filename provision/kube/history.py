@@ -1,0 +1,93 @@
+"""Deploy history kept in the cluster: ConfigMap `deploy-history`, one JSON
+entry per deploy (sha, started, finished, actor, result, reason...), newest
+last, capped. Written with compare-and-swap on resourceVersion, under the
+deploy lock, so concurrent writers never lose an entry."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+from kubernetes import client as k8s
+
+from ..config import Target
+from . import client
+from .client import ApiException
+
+CONFIGMAP = "deploy-history"
+KEY = "entries"
+KEEP = 100
+SUCCEEDED, FAILED, ROLLED_BACK, RUNNING = "succeeded", "failed", "rolled back", "running"
+
+
+def iso(t: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if t is None else t, timezone.utc).isoformat(timespec="seconds")
+
+
+def read(target: Target, namespace: str) -> list[dict]:
+    try:
+        cm = client.core(target).read_namespaced_config_map(CONFIGMAP, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return []
+        raise
+    return json.loads((cm.data or {}).get(KEY, "[]"))
+
+
+def _update(target: Target, namespace: str, change) -> list[dict]:
+    api = client.core(target)
+    for _ in range(10):
+        try:
+            cm = api.read_namespaced_config_map(CONFIGMAP, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            cm = None
+        entries = json.loads(((cm.data or {}) if cm else {}).get(KEY, "[]"))
+        entries = change(entries)[-KEEP:]
+        body = k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(name=CONFIGMAP, namespace=namespace,
+                                      resource_version=cm.metadata.resource_version if cm else None,
+                                      labels={"app.kubernetes.io/managed-by": "cloudtolocalllm-provision"}),
+            data={KEY: json.dumps(entries, indent=0)})
+        try:
+            if cm is None:
+                api.create_namespaced_config_map(namespace, body)
+            else:
+                api.replace_namespaced_config_map(CONFIGMAP, namespace, body)
+            return entries
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    raise RuntimeError("deploy history: too many concurrent writers")
+
+
+def start(target: Target, namespace: str, entry: dict) -> None:
+    _update(target, namespace, lambda es: [*es, {**entry, "result": RUNNING}])
+
+
+def finish(target: Target, namespace: str, entry_id: str, **fields) -> None:
+    def change(es):
+        for e in es:
+            if e.get("id") == entry_id:
+                e.update(fields)
+        return es
+    _update(target, namespace, change)
+
+
+def last_good(entries: list[dict], exclude: str | None = None) -> str | None:
+    """The SHA of the newest successful deploy (other than `exclude`), if any (pure)."""
+    for e in reversed(entries):
+        if e.get("result") == SUCCEEDED and e.get("sha") != exclude:
+            return e["sha"]
+    return None
+
+
+def lines(entries: list[dict]) -> list[str]:
+    out = []
+    for e in entries:
+        dur = f"{e['duration_s']:.0f}s" if isinstance(e.get("duration_s"), (int, float)) else "-"
+        out.append(f"{e.get('started', '-')}  {e.get('action', 'deploy'):8} {e.get('sha', '-')[:12]}  "
+                   f"{e.get('result', '-'):11} {dur:>5}  by {e.get('actor', '-')}"
+                   + (f"  ({e['reason']})" if e.get("reason") else ""))
+    return out

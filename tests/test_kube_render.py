@@ -1,0 +1,142 @@
+"""Pure rewrites of rendered objects: images, namespace, config checksums; and deploy decisions."""
+import copy
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from kubernetes import client as k8s
+
+from provision.kube import deploy, history, lock, render
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+WEB, API = "cloudtolocalllm/cloudtolocalllm-web", "cloudtolocalllm/cloudtolocalllm-api"
+
+
+def workload(name, image, kind="Deployment", env_from=None, volume_cm=None):
+    c = {"name": name, "image": image}
+    if env_from:
+        c["envFrom"] = [{"configMapRef": {"name": env_from}}]
+    spec = {"containers": [c]}
+    if volume_cm:
+        spec["volumes"] = [{"name": "v", "configMap": {"name": volume_cm}}]
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": "cloudtolocalllm"},
+            "spec": {"template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def objs():
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cloudtolocalllm",
+                                                             "labels": {"kubernetes.io/metadata.name": "cloudtolocalllm"}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config", "namespace": "cloudtolocalllm"},
+         "data": {"A": "1"}},
+        workload("web-app", f"{WEB}:latest"),
+        workload("api-backend", f"{API}:v1", env_from="app-config"),
+        workload("postgres", "postgres:16", kind="StatefulSet"),
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "rb", "namespace": "cloudtolocalllm"},
+         "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "cloudtolocalllm"}]},
+    ]
+
+
+@pytest.mark.parametrize("image, expected", [
+    ("a/b:c", ("a/b", "c")), ("a/b", ("a/b", "")), ("reg:5000/a/b", ("reg:5000/a/b", "")),
+    ("reg:5000/a/b:t", ("reg:5000/a/b", "t")), ("a/b@sha256:00", ("a/b", "@sha256:00"))])
+def test_split_image(image, expected):
+    assert render.split_image(image) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(sha=st.text("0123456789abcdef", min_size=40, max_size=40))
+def test_set_images_property_every_app_container_runs_the_sha(sha):
+    """P3 (pure part): for any SHA, every app container becomes <repo>:<sha>, others untouched."""
+    before = objs()
+    out = render.set_images(before, sha, [WEB, API])
+    imgs = render.images_of(out, [WEB, API])
+    assert sorted(imgs.values()) == sorted([f"{WEB}:{sha}", f"{API}:{sha}"])
+    assert out[4]["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres:16"
+    assert before == objs()  # pure: the input is not modified
+
+
+def test_set_namespace_moves_everything_and_references():
+    out = render.set_namespace(objs(), "t-1")
+    assert out[0]["metadata"]["name"] == "t-1" and out[0]["metadata"]["labels"]["kubernetes.io/metadata.name"] == "t-1"
+    assert {o["metadata"].get("namespace") for o in out[1:]} == {"t-1"}
+    assert out[5]["subjects"][0]["namespace"] == "t-1"
+
+
+def test_config_checksum_only_on_consumers_and_changes_with_data():
+    a = render.annotate_config_checksums(objs(), ["app-config"])
+    ann = lambda o: o["spec"]["template"]["metadata"].get("annotations", {}).get(render.CHECKSUM_ANNOTATION)
+    assert ann(a[3]) and ann(a[2]) is None and ann(a[4]) is None
+    changed = objs()
+    changed[1]["data"]["A"] = "2"
+    b = render.annotate_config_checksums(changed, ["app-config"])
+    assert ann(b[3]) != ann(a[3])  # the consumer's template changes: it rolls
+    assert b[2] == a[2]            # the others' templates are identical: they do not
+
+
+@pytest.mark.parametrize("where", ["envFrom", "env", "volume", "projected"])
+def test_uses_configmap(where):
+    spec = {"containers": [{"name": "c"}]}
+    if where == "envFrom":
+        spec["containers"][0]["envFrom"] = [{"configMapRef": {"name": "app-config"}}]
+    elif where == "env":
+        spec["containers"][0]["env"] = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "k"}}}]
+    elif where == "volume":
+        spec["volumes"] = [{"name": "v", "configMap": {"name": "app-config"}}]
+    else:
+        spec["volumes"] = [{"name": "v", "projected": {"sources": [{"configMap": {"name": "app-config"}}]}}]
+    assert render.uses_configmap(spec, "app-config")
+    assert not render.uses_configmap(spec, "other")
+
+
+def test_diff_ignores_bookkeeping_but_not_content():
+    live = {"ConfigMap/t/a": {"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "t", "resourceVersion": "5",
+                                                                "managedFields": [{"time": "x"}]}, "data": {"k": "v"}}}
+    same = copy.deepcopy(live["ConfigMap/t/a"])
+    same["metadata"]["managedFields"] = [{"time": "y"}]
+    assert deploy.diff(live, [same]) == []
+    other = copy.deepcopy(same)
+    other["data"]["k"] = "w"
+    assert deploy.diff(live, [other]) == ["ConfigMap/t/a"]
+    new = {"kind": "Service", "metadata": {"name": "s", "namespace": "t"}}
+    assert deploy.diff(live, [new]) == ["Service/t/s"]
+
+
+@pytest.mark.parametrize("state, prev, rollback, expected", [
+    ("healthy", None, True, "done"), ("failed", "a" * 40, True, "rollback"),
+    ("failed", None, True, "fail"), ("failed", "a" * 40, False, "fail")])
+def test_decide(state, prev, rollback, expected):
+    assert deploy.decide(state, prev, rollback) == expected
+
+
+def test_ready_grace_from_probes():
+    o = workload("web-app", "x")
+    assert deploy.ready_grace([o], floor=5) == 5
+    o["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"initialDelaySeconds": 10, "periodSeconds": 5}
+    assert deploy.ready_grace([o], floor=5) == 10 + 5 * 3 + 10
+
+
+def lease(holder, renewed_ago, duration=60):
+    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    return k8s.V1Lease(spec=k8s.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=duration,
+                                            renew_time=now - timedelta(seconds=renewed_ago))), now
+
+
+@pytest.mark.parametrize("holder, ago, expected", [("a", 10, "held"), ("a", 61, "expired"), (None, 0, "free")])
+def test_lease_state(holder, ago, expected):
+    l, now = lease(holder, ago)
+    assert lock.state(l, now)[0] == expected
+    assert lock.state(None, now)[0] == "free"
+
+
+def test_default_holder():
+    assert lock.default_holder({"GITHUB_RUN_ID": "41", "GITHUB_RUN_ATTEMPT": "2"}) == "github-run-41-2"
+    assert "@" in lock.default_holder({})
+
+
+def test_last_good():
+    es = [{"sha": "a", "result": "succeeded"}, {"sha": "b", "result": "succeeded"}, {"sha": "c", "result": "rolled back"}]
+    assert history.last_good(es) == "b"
+    assert history.last_good(es, exclude="b") == "a"
+    assert history.last_good([]) is None

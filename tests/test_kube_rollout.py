@@ -1,0 +1,81 @@
+"""Pure rollout predicates on saved JSON: healthy, still progressing, clearly failed."""
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from provision.kube import rollout
+
+pytestmark = [pytest.mark.offline, pytest.mark.unit]
+DATA = Path(__file__).parent / "data" / "kube"
+T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def load(name):
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("deployment_complete", True), ("deployment_unobserved", False),
+    ("deployment_old_pods", False), ("deployment_deadline", False)])
+def test_is_rollout_complete(name, ok):
+    assert rollout.is_rollout_complete(load(name)).ok is ok
+
+
+def test_deadline_exceeded():
+    assert rollout.deadline_exceeded(load("deployment_deadline"))
+    assert not rollout.deadline_exceeded(load("deployment_old_pods"))
+
+
+@pytest.mark.parametrize("name, seconds, expected", [
+    ("pod_ready", 999, None),
+    ("pod_crashloop", 0, "CrashLoopBackOff"),
+    ("pod_restarting", 0, "CrashLoopBackOff"),
+    ("pod_unschedulable", 0, None),            # inside the grace: maybe the autoscaler adds a node
+    ("pod_unschedulable", 10, "Insufficient cpu"),
+    ("pod_not_ready", 5, None),                # inside the readiness grace
+    ("pod_not_ready", 10, "not Ready"),
+])
+def test_pod_problems(name, seconds, expected):
+    got = rollout.pod_problems(load(name), T0 + timedelta(seconds=seconds), grace=10)
+    if expected is None:
+        assert got == []
+    else:
+        assert len(got) == 1 and expected in got[0], got
+
+
+def test_terminating_pods_are_ignored():
+    pod = load("pod_crashloop")
+    pod["metadata"]["deletionTimestamp"] = "2030-01-01T00:00:00Z"
+    assert rollout.pod_problems(pod, T0, grace=0) == []
+
+
+def test_evaluate_healthy_ignores_terminating_old_pod():
+    v = rollout.evaluate(load("snapshot_healthy"), ["web-app"], ["postgres"], ["web-service", "postgres-service"],
+                         T0, grace=30)
+    assert v.state == "healthy", v.summary()
+    assert v.ready == {"deployment/web-app": (1, 1), "statefulset/postgres": (1, 1)}
+
+
+def test_evaluate_progressing_then_failed_after_grace():
+    snap = load("snapshot_progressing")
+    args = (["web-app"], ["postgres"], ["web-service", "postgres-service"])
+    assert rollout.evaluate(snap, *args, T0 + timedelta(seconds=60), grace=30).state == "progressing"
+    v = rollout.evaluate(snap, *args, T0 + timedelta(seconds=100), grace=30)
+    assert v.state == "failed" and "not Ready" in v.problems[0]
+
+
+@pytest.mark.parametrize("fault", ["no_endpoints", "missing_service_slice", "missing_workload", "sts_revision"])
+def test_evaluate_seeded_faults_are_not_healthy(fault):
+    snap = load("snapshot_healthy")
+    deps, stss, svcs = ["web-app"], ["postgres"], ["web-service", "postgres-service"]
+    if fault == "no_endpoints":
+        snap["endpointslices"][0]["endpoints"][0]["conditions"]["ready"] = False
+    elif fault == "missing_service_slice":
+        svcs = [*svcs, "api-service"]
+    elif fault == "missing_workload":
+        deps = [*deps, "api-backend"]
+    else:
+        snap["statefulsets"][0]["status"]["updateRevision"] = "r2"
+    assert rollout.evaluate(snap, deps, stss, svcs, T0, grace=30).state != "healthy"
