@@ -51,6 +51,7 @@ def run(args) -> int:
         target = stack.target(state)
         os.environ.update(stack.offline_aws_env())
         os.environ.update(target.env())
+        os.environ.setdefault("CTL_AUDIT_FILE", str(run_dir / "audit.jsonl"))
         for i, (title, module, func) in enumerate(STEPS, start=3):
             _progress(f"[{i}/{len(STEPS) + 3}] {title}")
             try:

@@ -106,3 +106,15 @@ def test_autoscaler_scale_down_disabled_is_caught(tmp_path):
     assert not probes.autoscaler_scale_down(m).ok
     m.write_text(m.read_text().replace(", --scale-down-enabled=false", ""))
     assert probes.autoscaler_scale_down(m).ok
+
+
+def test_access_entries_are_required_and_least_privilege():
+    eks = probes.rendered(stacks.resolve_env("dev"), "eks")
+    assert probes.access_and_endpoint(eks).ok
+    entry = eks.t["Resources"]["DeployAccessEntry"]["Properties"]
+    entry["AccessPolicies"][0] = {"PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                                  "AccessScope": {"Type": "cluster"}}
+    f = probes.access_and_endpoint(eks)
+    assert not f.ok and any("AmazonEKSClusterAdminPolicy" in e for e in f.evidence)
+    del eks.t["Resources"]["VerifyAccessEntry"]
+    assert any("no access entry for the GitHub verify role" in e for e in probes.access_and_endpoint(eks).evidence)

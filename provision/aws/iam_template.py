@@ -63,6 +63,10 @@ def parameters(env: str) -> dict[str, str]:
         "DeploySubject": gh["deploy_subject"],
         "VerifySubject": gh["verify_subject"],
         "SessionSeconds": str(gh["session_seconds"]),
+        # One provider per account and issuer: the owning environment's stack
+        # creates it, the others refer to it by its (deterministic) ARN.
+        "ExistingOidcProviderArn": ("" if e["name"] == gh["oidc_provider_env"] else
+                                    f"arn:aws:iam::{s['aws']['account_id']}:oidc-provider/{gh['oidc_issuer']}"),
     }
 
 

@@ -152,6 +152,18 @@ def access_and_endpoint(eks: Resolver) -> Finding:
                 problems.append(f"{lid}: public endpoint open to 0.0.0.0/0")
             else:
                 evidence.append(f"{lid}: public endpoint restricted to {', '.join(cidrs)}")
+    entries = {str(e["Properties"].get("PrincipalArn")): e["Properties"] for e in eks.resources("AWS::EKS::AccessEntry").values()}
+    for kind in ("deploy", "verify"):
+        if not any(arn.endswith(f"-github-{kind}") for arn in entries):
+            problems.append(f"no access entry for the GitHub {kind} role")
+    for arn, props in entries.items():
+        for pol in props.get("AccessPolicies", []):
+            name = str(pol.get("PolicyArn", "")).rsplit("/", 1)[-1]
+            scope = pol.get("AccessScope", {}).get("Type")
+            if name == "AmazonEKSClusterAdminPolicy" or (name != "AmazonEKSViewPolicy" and scope == "cluster"):
+                problems.append(f"access entry {arn}: {name} on scope {scope} is more than a deploy or a read needs")
+            else:
+                evidence.append(f"access entry {arn}: {name} ({scope})")
     return Finding(not problems, "cluster access through IAM access entries, no open public endpoint (template)",
                    "AuthenticationMode API, private endpoint on, public endpoint restricted",
                    "; ".join(problems) or "ok", tuple(problems + evidence))

@@ -128,6 +128,11 @@ def known_values(env: dict) -> dict[str, str]:
         values["ClusterName"] = env["cluster_name"]
     except (ImportError, AttributeError, KeyError):
         pass
+    # The iam stack's role ARNs, as iam.yaml names the roles; a real output of
+    # that stack, where CloudFormation returns one, takes precedence.
+    for kind in ("deploy", "verify"):
+        values[f"{kind.capitalize()}RoleArn"] = (
+            f"arn:aws:iam::{s['aws']['account_id']}:role/{values['Project']}-{env['name']}-github-{kind}")
     return {k: v for k, v in values.items() if v != ""}
 
 
