@@ -84,6 +84,20 @@ Feature: Health-gated, SHA-tagged, idempotent deploys with automatic rollback
     When the app-config ConfigMap changes
     Then only the workloads that use app-config are restarted
 
+  @R9.4 @offline @security
+  Scenario: The app's secret is made at deploy time from the secret source and never shown
+    Given a fresh namespace on the cluster
+    When version "good" is deployed
+    Then Secret app-secrets holds exactly the keys the workloads read, with the source's values
+    And no secret value appears in the deploy's output, its history or the saved last-good set
+
+  @R9.4 @offline @security
+  Scenario: A secret source that lacks a key refuses the deploy and applies nothing
+    Given a fresh namespace on the cluster
+    And a secret source without the key "jwt-secret"
+    When a deploy is attempted from that secret source
+    Then it is refused naming "jwt-secret" and nothing is applied
+
   @R9.5 @offline
   Scenario Outline: A deploy never lands in the wrong environment
     Given a fresh namespace on the cluster

@@ -330,3 +330,54 @@ def within(entries, limit, check):
     took = good[-1].get("duration_s") if good else None
     check(Finding(took is not None and took <= limit, "last successful deploy", f"<= {limit}s",
                   f"{took}s" if took is not None else "no successful deploy in the history"))
+
+
+@then("Secret app-secrets holds exactly the keys the workloads read, with the source's values")
+def secret_from_source(target, namespace, check):
+    from provision.kube import app_secret
+
+    values = app_secret.source_values(target, app_secret.source_name("dev"))
+    objs = testing.render.prepare(testing.render.render(target, testing.render.overlay_dir(config.environment("dev"))),
+                                  "0" * 40, namespace)
+    check(app_secret.check_in_cluster(target, namespace, {k: values[k] for k in app_secret.required_keys(objs)}))
+
+
+@then("no secret value appears in the deploy's output, its history or the saved last-good set")
+def no_leak(target, namespace, run, check):
+    import base64
+    import gzip
+    import json
+
+    from provision.kube import app_secret, deploy
+
+    values = app_secret.source_values(target, app_secret.source_name("dev"))
+    cms = testing.client.core(target).list_namespaced_config_map(namespace).items
+    texts = ["\n".join(run.outcome.lines()), str(run.error or "")]
+    for cm in cms:
+        texts.append(json.dumps(cm.data or {}))
+        for blob in (cm.binary_data or {}).values():
+            texts.append(gzip.decompress(base64.b64decode(blob)).decode())
+    check(app_secret.leaks(values, texts))
+
+
+@bdd_given(parsers.parse('a secret source without the key "{key}"'), target_fixture="secret_source")
+def source_without(target, namespace, key):
+    from provision.kube import app_secret
+
+    objs = testing.render.prepare(testing.render.render(target, testing.render.overlay_dir(config.environment("dev"))),
+                                  "0" * 40, namespace)
+    keys = [k for k in app_secret.required_keys(objs) if k != key]
+    return app_secret.seed_offline_source(target, "dev", keys, name=f"cloudtolocalllm/test-{namespace}/app-secrets")
+
+
+@when("a deploy is attempted from that secret source", target_fixture="run")
+def attempt_from_source(target, namespace, versions, secret_source):
+    return testing.run_deploy(target, testing.options("dev", versions("good"), namespace, secret_source=secret_source))
+
+
+@then(parsers.parse('it is refused naming "{key}" and nothing is applied'))
+def refused_naming(target, namespace, run, key, check):
+    e = run.error
+    check(Finding(isinstance(e, errors.BadInput) and key in str(e) and "\n" not in str(e), "the deploy",
+                  f"refused (exit 2) naming {key}", f"{type(e).__name__}: {e}"))
+    check(testing.nothing_applied(target, namespace))

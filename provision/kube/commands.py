@@ -15,7 +15,7 @@ def _target():
         raise errors.TargetUnavailable("KUBECONFIG is not set: run `aws eks update-kubeconfig` or `provision local up`")
     s = config.settings()
     return config.Target(name="cli", region=s["aws"]["region"], account_id=s["aws"]["account_id"], kubeconfig=kc,
-                         namespace=s["kubernetes"]["namespace"])
+                         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, namespace=s["kubernetes"]["namespace"])
 
 
 def _progress(m: str) -> None:

@@ -24,7 +24,7 @@ from kubernetes import client as k8s
 
 from .. import config, errors
 from ..config import Target
-from . import client, history, identity, kubectl, lock, render, rollout
+from . import app_secret, client, history, identity, kubectl, lock, render, rollout
 from .client import ApiException
 
 FIELD_MANAGER = "cloudtolocalllm-provision"
@@ -69,6 +69,7 @@ class Options:
     identity_namespace: str = identity.NAMESPACE
     action: str = "deploy"
     objects: tuple | None = None          # rollback: apply exactly these (already prepared) objects
+    secret_source: str | None = None      # None: app_secret.source_name(env) (tests name their own)
 
 
 @dataclass
@@ -176,6 +177,12 @@ def plan(target: Target, opts: Options) -> Plan:
         if not overlay.exists():
             raise errors.BadInput(render.MISSING_OVERLAY.format(path=overlay, env=env["name"]))
         objs = render.prepare(render.render(target, overlay), sha, namespace)
+    if not any(o["kind"] == "Secret" and o["metadata"]["name"] == app_secret.secret_name() for o in objs):
+        # app-secrets comes from the secret source, never from the repository
+        needed = app_secret.required_keys(objs)
+        if needed:
+            objs.append(app_secret.secret_object(namespace, app_secret.read_source(
+                target, env["name"], needed, opts.secret_source)))
     return Plan(env, sha, namespace, tuple(o for o in objs if o["kind"] != "Namespace"),
                 tuple(o for o in objs if o["kind"] == "Namespace"))
 
@@ -237,7 +244,9 @@ def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
 
 
 def _save_last_good(target: Target, p: Plan) -> None:
-    blob = base64.b64encode(gzip.compress(json.dumps(list(p.objects)).encode())).decode()
+    # Secrets stay out of the saved set (it is a ConfigMap); a rollback keeps the current one.
+    kept = [o for o in p.objects if o["kind"] != "Secret"]
+    blob = base64.b64encode(gzip.compress(json.dumps(kept).encode())).decode()
     body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=LAST_GOOD, namespace=p.namespace,
                                                      labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
                            data={"sha": p.sha}, binary_data={"objects.json.gz": blob})
@@ -430,6 +439,9 @@ def demo_step(target: Target, progress: Progress) -> list[str]:
     env = config.environment("dev")
     identity.bootstrap(target, env["cluster_name"])
     sha = _s.token_hex(20)
+    if target.local:  # offline: the operator's step of filling the secret source
+        app_secret.seed_offline_source(target, "dev", app_secret.required_keys(
+            render.prepare(render.render(target, render.overlay_dir(env)), sha, target.namespace)))
     if target.local:  # offline: no storage driver; pre-bind the postgres claim (volumes.py)
         from . import volumes
         volumes.prebind(target, plan(target, Options(env="dev", image_tag=sha)).objects)

@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 from .. import config, errors
 from ..config import Target
 from ..findings import Finding, combine, failed, passed
-from . import client, deploy, history, identity, kubectl, lock, render, rollout, volumes
+from . import app_secret, client, deploy, history, identity, kubectl, lock, render, rollout, volumes
 from .client import ApiException
 
 GRACE = 6.0   # kwok pods are Ready at once; a pod not Ready after 6 s is the seeded fault
@@ -62,6 +62,7 @@ def fresh_namespace(target: Target, prefix: str = "dep") -> str:
     ns = f"{prefix}-{secrets.token_hex(4)}"
     client.core(target).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
     objs = render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), "0" * 40, ns)
+    app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
     volumes.prebind(target, objs)
     return ns
 
