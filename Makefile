@@ -4,19 +4,29 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv controlplane test demo lint clean bench
+.PHONY: venv controlplane test demo lock clean bench
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every transitive package (pip freeze of a working
+# install); pyproject.toml names the direct ones. Regenerate the lock with
+# `make lock` after changing pyproject.toml.
+$(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating virtualenv $(VENV) with pinned dependencies (first time: a minute or two)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	@$(BIN)/python -m pip install --progress-bar off -e . 2>&1 | grep -E "^(Successfully|ERROR)" || true
-	@$(BIN)/python -c "import provision" && touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.lock
+	@$(BIN)/python -m pip install --quiet --progress-bar off --no-deps -e .
+	@$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+lock: venv
+	@$(BIN)/python -m pip install --quiet -e .
+	@$(BIN)/python -m pip freeze --exclude-editable | grep -v '^cloudtolocalllm' > requirements.lock
+	@echo "==> wrote requirements.lock"
 
 controlplane: venv
 	@$(BIN)/provision local build
