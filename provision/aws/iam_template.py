@@ -11,42 +11,17 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-
 from .. import config, errors
 
 TEMPLATE = config.ROOT / "provision" / "cloudformation" / "iam.yaml"
 TEMPLATE_UNREADABLE = "IAM template {path}: {reason}"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def load(path: Path = TEMPLATE) -> dict:
-    try:
-        doc = yaml.load(Path(path).read_text(), Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
-    except (OSError, yaml.YAMLError) as exc:
-        raise errors.BadInput(TEMPLATE_UNREADABLE.format(path=path, reason=str(exc).splitlines()[0])) from None
-    if not isinstance(doc, dict) or "Resources" not in doc:
-        raise errors.BadInput(TEMPLATE_UNREADABLE.format(path=path, reason="no Resources"))
-    return doc
+    """The IAM template with CloudFormation's short tags, through the one loader of templates.py."""
+    from . import templates
+
+    return templates.load(path)
 
 
 def parameters(env: str) -> dict[str, str]:
