@@ -100,8 +100,9 @@ def build_one(b: Build, progress=print) -> float:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     argv = ["go", "build", "-v", "-trimpath", "-ldflags", b.ldflags, "-o", str(tmp) + "/", *b.packages]
+    slow = " (the first build takes 10-15 minutes on 2 cores)" if b.name == "kubernetes" else ""
     progress(f"building {', '.join(b.binaries)} {config.versions()[b.version_key]} "
-             f"(go build in tools/{b.module_dir}; a cold build of kubernetes takes 10-15 minutes on 2 cores)")
+             f"(go build in tools/{b.module_dir}){slow}")
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=TOOLS / b.module_dir, env=_go_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
