@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import subprocess
 import sys
 import threading
@@ -70,9 +71,24 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--naive-timeout", type=int, default=60, help="naive rollout status timeout (the real default is 600s progressDeadline)")
     args = ap.parse_args()
-    state = stack.read_state(Path(os.environ.get(stack.STACK_DIR_ENV, stack.default_dir())))
+    given = Path(os.environ.get(stack.STACK_DIR_ENV, stack.default_dir()))
+    own = None
+    if not stack.is_running(given):  # no `provision local up`: a stack of our own, stopped at the end
+        own = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
+        given = own
+        stack.up(own, progress=lambda m: print(f"# {m}", file=sys.stderr))
+    state = stack.read_state(given)
     target = stack.target(state)
+    os.environ.update(stack.offline_aws_env())
     os.environ.update(target.env())
+    try:
+        return _run(target, args)
+    finally:
+        if own:
+            stack.down(own, progress=lambda m: None)
+
+
+def _run(target, args) -> int:
     base = render.render(target, render.overlay_dir(config.environment("dev")))
     good, bad = testing.sha_for("good"), testing.sha_for("never-ready")
     rows = []

@@ -18,6 +18,19 @@ Feature: GitHub Actions workflows are thin, pinned callers of the CLI
     And it builds and pushes the web and api images tagged with github.sha
     And it deploys with the same CLI command the suite tests, with github.sha as the image tag
 
+  @R5.3 @R10.5 @P3 @offline
+  Scenario: The deploy job's CLI steps run end to end against the offline target
+    Given the workflow "deploy-aws-eks.yml"
+    When its deploy job's provision steps run as written for a push of a new commit
+    Then every step exits 0
+    And the cluster runs that commit's images
+
+  @R5.3 @offline
+  Scenario: A deploy job step that fails turns the run red
+    Given the workflow "deploy-aws-eks.yml" with its image tag replaced by "latest"
+    When its deploy job's provision steps run as written for a push of a new commit
+    Then the run fails at the step "Deploy (health gate and automatic rollback are the CLI's)"
+
   @R5.5 @R10.4 @P10 @offline @live @static
   Scenario: Pushes to the same cluster queue instead of cancelling each other
     Given the workflow "deploy-aws-eks.yml"

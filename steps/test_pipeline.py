@@ -1,5 +1,5 @@
 """Steps of features/pipeline.feature: static checks of .github/workflows (provision.ci)."""
-from pytest_bdd import given, parsers, scenarios, then
+from pytest_bdd import given, parsers, scenarios, then, when
 
 from provision.ci import lint
 from provision.ci import workflows as wfs
@@ -100,3 +100,55 @@ def live_run(workflow, check):
 @then("it uploads the reports directory and writes the sign-off summary")
 def live_publish(workflow, check):
     check(wfs.live_publish(workflow))
+
+
+@given(parsers.parse('the workflow "{name:Quoted}" with its image tag replaced by "{tag:Quoted}"', extra_types=TYPES),
+       target_fixture="workflow")
+def workflow_with_tag(name, tag):
+    wf = wfs.workflow(name)
+    text = wf.path.read_text().replace("IMAGE_TAG: ${{ github.sha }}", f"IMAGE_TAG: {tag}")
+    return wfs.parse(text, name)
+
+
+@when("its deploy job's provision steps run as written for a push of a new commit", target_fixture="job_run")
+def job_runs(workflow, target):
+    import secrets
+
+    from provision.ci import offline_run
+    from provision.kube import app_secret, deploy, identity, render, volumes
+    from provision import config
+
+    sha = secrets.token_hex(20)
+    env = config.environment("dev")
+    # What an operator did once for this cluster (docs/deployment-guide.md): its identity,
+    # the secret source; offline also the volume no storage driver would provide.
+    identity.bootstrap(target, env["cluster_name"])
+    objs = render.prepare(render.render(target, render.overlay_dir(env)), sha, target.namespace)
+    app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
+    volumes.prebind(target, objs)
+    runs, others = offline_run.run_job(workflow, "deploy", {**target.env(), "GITHUB_RUN_ID": "4242"},
+                                       offline_run.context(sha))
+    return {"sha": sha, "runs": runs, "others": others}
+
+
+@then("every step exits 0")
+def every_step_ok(job_run, check):
+    from provision.ci import offline_run
+
+    check(offline_run.judge(job_run["runs"], job_run["others"]))
+
+
+@then("the cluster runs that commit's images")
+def cluster_runs_sha(job_run, target, check):
+    from provision.kube import testing
+
+    check(testing.runs_images(target, target.namespace, job_run["sha"]))
+
+
+@then(parsers.parse('the run fails at the step "{name}"'))
+def run_fails_at(job_run, name, record):
+    from provision.ci import offline_run
+
+    f = record(offline_run.judge(job_run["runs"], job_run["others"]))
+    assert not f.ok and job_run["runs"][-1].name == name, f.line()
+    assert job_run["runs"][-1].returncode == 2, job_run["runs"][-1].output

@@ -1,0 +1,107 @@
+"""Run the deploy job's CLI steps, exactly as the workflow writes them, against a target.
+
+Steps that call `provision` (or `python -m provision...`) run as subprocesses
+from argument lists (shlex-split, `$VAR` taken from the step's env with the
+workflow expressions resolved for one push to main). Steps of other tools
+(checkout, buildx, Docker Hub, `aws eks update-kubeconfig`) cannot run
+offline: they are named as gaps, and the target's KUBECONFIG and
+AWS_ENDPOINT_URL stand in for what they would set up.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..findings import Finding, failed, passed
+from .workflows import Workflow, _env_of, _run_lines
+
+_EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+UNRESOLVED = "step {step!r}: cannot resolve {expr!r} for an offline run"
+
+
+@dataclass
+class StepRun:
+    name: str
+    argv: list[str]
+    returncode: int
+    output: str
+
+
+def context(sha: str, env: str = "dev", run_id: str = "1") -> dict[str, str]:
+    """Values of the workflow expressions for one push to main."""
+    return {"github.sha": sha, "inputs.environment || 'dev'": env, "inputs.environment": env,
+            "github.run_id": run_id, "github.run_attempt": "1"}
+
+
+def _resolve(value, ctx: dict, step: str) -> str:
+    def one(m):
+        if m.group(1) not in ctx:
+            raise ValueError(UNRESOLVED.format(step=step, expr=m.group(0)))
+        return ctx[m.group(1)]
+    return _EXPR.sub(one, str(value))
+
+
+def cli_steps(wf: Workflow, job_id: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
+    """(name, command line, env) of the job's provision steps, and the names of the others."""
+    runs, others = [], []
+    for j, i, step in wf.steps():
+        if j != job_id:
+            continue
+        name = step.get("name") or step.get("uses") or f"step {i}"
+        lines = _run_lines(step)
+        if len(lines) == 1 and re.match(r"^(provision |python -m provision\b)", lines[0]):
+            runs.append((name, lines[0], _env_of(wf, job_id, step)))
+        elif not (step.get("if") and "always()" in str(step.get("if"))):
+            others.append(name)
+    return runs, others
+
+
+def run_job(wf: Workflow, job_id: str, target_env: dict[str, str], ctx: dict[str, str]) -> tuple[list[StepRun], list[str]]:
+    runs, others = cli_steps(wf, job_id)
+    done = []
+    with tempfile.TemporaryDirectory() as tmp:
+        github_output = Path(tmp) / "github_output"
+        for name, line, env in runs:
+            step_env = {k: _resolve(v, ctx, name) for k, v in env.items()}
+            step_env["GITHUB_OUTPUT"] = str(github_output)
+            words = shlex.split(line)
+            redirect = None
+            if len(words) >= 2 and words[-2] == ">>":
+                redirect, words = words[-1], words[:-2]
+            argv = [_VAR.sub(lambda m: step_env.get(m.group(1), m.group(0)), w) for w in words]
+            if argv[0] == "provision":
+                argv[0] = str(Path(sys.executable).with_name("provision"))
+            elif argv[0] == "python":
+                argv[0] = sys.executable
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=900,
+                                  env={**os.environ, **target_env, **step_env})
+            if redirect:
+                out = Path(_VAR.sub(lambda m: step_env.get(m.group(1), m.group(0)), redirect))
+                with out.open("a") as f:
+                    f.write(proc.stdout)
+            done.append(StepRun(name, argv, proc.returncode, (proc.stdout + proc.stderr)[-2000:]))
+            if proc.returncode != 0:
+                break
+    return done, others
+
+
+def judge(runs: list[StepRun], others: list[str]) -> Finding:
+    subject = "the deploy job's CLI steps, run as written against the target"
+    evidence = [f"{r.name}: exit {r.returncode}: {' '.join(Path(a).name if i == 0 else a for i, a in enumerate(r.argv))}"
+                for r in runs]
+    gaps = tuple(f"not run offline: workflow step {n!r} (GitHub-hosted tool or service); "
+                 "the target's KUBECONFIG and AWS_ENDPOINT_URL stand in" for n in others)
+    bad = [r for r in runs if r.returncode != 0]
+    if not runs:
+        return failed(subject, "at least one provision step", "none", gaps=gaps)
+    if bad:
+        return failed(subject, "every step exits 0", f"{bad[0].name} exited {bad[0].returncode}",
+                      evidence + bad[0].output.splitlines()[-8:], gaps)
+    return passed(subject, "every step exits 0", f"{len(runs)} steps exit 0", evidence, gaps)
