@@ -1,9 +1,27 @@
 """Steps shared by several features live here."""
 
 import pytest
-from pytest_bdd import given, parsers
+from pytest_bdd import given, parsers, when
 
+from provision.aws import stacks
+from provision.cli import progress
 from provision.kube import manifests
+
+
+# ---- AWS stacks (infrastructure.feature, monitoring.feature) ------------------
+
+@given(parsers.parse("the {name} environment"), target_fixture="env")
+def the_environment(target, name):
+    """The environment's stacks under a unique prefix on the target (parallel-safe)."""
+    return stacks.isolated(target, name)
+
+
+@when("the stacks are applied", target_fixture="applied")
+def stacks_applied(target, env):
+    return stacks.up(target, env, progress)
+
+
+# ---- Kubernetes manifests (manifests.feature, security.feature) ---------------
 
 
 @pytest.fixture(scope="session")

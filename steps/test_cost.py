@@ -64,6 +64,13 @@ def property_within(check):
                   (f"{len(seen)} examples, node counts {sorted({n for n, _, _ in seen})}",)))
 
 
+@then("a monthly AWS budget of the environment's amount exists with alert thresholds to the alert topic")
+def budget(target, check):
+    env = stacks.isolated(target, "dev")
+    stacks.ensure_applied(target, env, lambda m: None)
+    check(probes.budget_live(target, env))
+
+
 @when("the month-to-date cost is read from Cost Explorer", target_fixture="spend")
 def month_to_date(target):
     from provision.cost import explorer

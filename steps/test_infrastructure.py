@@ -8,23 +8,12 @@ from provision.report.results import commit_sha
 scenarios("infrastructure.feature")
 
 
-def _say(m: str) -> None:
-    print(f"  {m}", flush=True)
-
-
-@given(parsers.parse("the {name} environment"), target_fixture="env")
-def the_environment(target, name):
-    return stacks.isolated(target, name)
+from provision.cli import progress as _say  # noqa: E402
 
 
 @given(parsers.parse('the CloudFormation templates with the seeded fault "{fault}"'), target_fixture="env")
 def seeded_templates(tmp_path, fault):
     return stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
-
-
-@when("the stacks are applied", target_fixture="applied")
-def apply(target, env):
-    return stacks.up(target, env, _say)
 
 
 @when("the stacks are applied again", target_fixture="second")

@@ -7,13 +7,7 @@ from provision.aws import faults, probes, stacks
 scenarios("monitoring.feature")
 
 
-def _say(m: str) -> None:
-    print(f"  {m}", flush=True)
-
-
-@given(parsers.parse("the {name} environment"), target_fixture="env")
-def the_environment(target, name):
-    return stacks.isolated(target, name)
+from provision.cli import progress as _say  # noqa: E402
 
 
 @given("the monitoring templates as committed", target_fixture="env")
@@ -24,11 +18,6 @@ def committed(target):
 @given(parsers.parse('the monitoring templates with the seeded fault "{fault}"'), target_fixture="env")
 def seeded(tmp_path, fault):
     return stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
-
-
-@when("the stacks are applied", target_fixture="applied")
-def apply(target, env):
-    return stacks.up(target, env, _say)
 
 
 @then("the Container Insights add-on is configured for the cluster")
