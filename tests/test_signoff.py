@@ -92,3 +92,10 @@ def test_signoff_command_exits_3_on_refused_and_writes_files(tmp_path, capsys):
 def test_signoff_command_on_a_missing_run_is_bad_input(tmp_path, capsys):
     assert cli.main(["signoff", str(tmp_path / "nope")]) == errors.EXIT_USAGE
     assert "no results.json" in capsys.readouterr().err
+
+
+def test_top_of_the_report_names_the_tools():
+    rep = signoff.build(mixed(), CAT, SCS)
+    top = signoff.to_markdown(rep).split("## ")[0]
+    assert "- tools: python 3.11.7, pytest 9.2.0" in top
+    assert "<li>tools: python 3.11.7, pytest 9.2.0</li>" in signoff.to_html(rep)

@@ -123,6 +123,13 @@ def build(results: dict, catalog: dict[str, str] | None = None,
     )
 
 
+def _tools_line(run: dict) -> str:
+    """The versions that matter most, on one line at the top (all of them at the end)."""
+    tools = run.get("tools", {})
+    keys = ("python", "pytest", "pytest-bdd", "moto", "boto3", "pinned kubernetes", "pinned etcd", "pinned kwok")
+    return ", ".join(f"{k.removeprefix('pinned ')} {tools[k]}" for k in keys if k in tools) or "unknown"
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -133,7 +140,8 @@ def to_markdown(rep: Report) -> str:
     out += [f"- target: `{run.get('target', '?')}`", f"- commit: `{run.get('commit', '?')}`",
             f"- run: `{run.get('id', '?')}`", f"- started: {run.get('started', '?')}, finished: {run.get('finished', '?')}",
             "- IDs: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items())) + f" (of {rep.counts['total_ids']})",
-            "- tests: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items())), ""]
+            "- tests: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items())),
+            "- tools: " + _tools_line(run), ""]
     if rep.reasons:
         out += ["## Why not signed off" if rep.verdict == REFUSED else "## Notes", ""] + [f"- {r}" for r in rep.reasons] + [""]
     if rep.gaps:
@@ -175,7 +183,9 @@ def to_html(rep: Report) -> str:
              f"<p class='verdict {rep.verdict}'>Release sign-off: {e(rep.verdict.upper())}</p><ul>"]
     for k in ("target", "commit", "id", "started", "finished"):
         parts.append(f"<li>{k}: <code>{e(str(run.get(k, '?')))}</code></li>")
-    parts.append("<li>IDs: " + e(", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))) + "</li></ul>")
+    parts.append("<li>IDs: " + e(", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))) + "</li>")
+    parts.append("<li>tests: " + e(", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items()))) + "</li>")
+    parts.append(f"<li>tools: {e(_tools_line(run))}</li></ul>")
     if rep.reasons:
         parts.append("<h2>Why not signed off</h2><ul>" + "".join(f"<li>{e(r)}</li>" for r in rep.reasons) + "</ul>")
     if rep.gaps:
