@@ -18,8 +18,7 @@ from . import stacks as stacks_mod
 from . import templates
 from .templates import Resolver
 
-SUBSCRIBERS_GAP = ("moto's Budgets API has no DescribeSubscribersForNotification; "
-                   "the thresholds' SNS subscribers are checked statically and live")
+SUBSCRIBERS_GAP = GAPS["budgets-subscribers"]
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 REQUIRED_ADDONS = {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "amazon-cloudwatch-observability"}
 DASHBOARD_METRICS = {"cpu": "cpu_utilization", "memory": "memory_utilization",

@@ -38,10 +38,8 @@ APPLY_FAILED = ("stack {name}: change set {change_set} failed while executing: {
                 "(a stack in ROLLBACK_COMPLETE must be deleted first: `provision down --env {env}`)")
 DELETE_FAILED = "stack {name}: delete failed ({status}): {reason}; fix the cause and run `provision down --env {env}` again"
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
-# Gaps of the emulator not in provision.local.moto_server.GAPS (named in Findings).
-DRIFT_GAP = "the AWS endpoint does not implement CloudFormation drift detection (moto); drift is checked live only"
-DELETE_GAP = ("the endpoint's CloudFormation dropped the stack but left resources it cannot delete: "
-              "moto does not delete route tables, NAT and internet gateways of a deleted stack")
+DRIFT_GAP = GAPS["cfn-drift"]
+DELETE_GAP = GAPS["cfn-delete"]
 IRSA_GAP = GAPS["AWS::EKS::Cluster"] + "; so the cluster's OIDC issuer is unknown and the irsa stack is not applied (its roles are checked statically)"
 
 TIMEOUTS = {"change_set": 600.0, "stack": 3600.0, "drift": 600.0}

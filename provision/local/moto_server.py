@@ -19,6 +19,11 @@ GAPS = {
     "sts-web-identity": "moto's STS accepts any web-identity token; the harness validates the token and the trust policy, live STS does it for real",
     "iam-simulation": "moto does not simulate IAM policies; least privilege is checked statically (parliament, own rules) and live",
     "cost-explorer": "moto has no Cost Explorer forecast; actual spend is checked live only",
+    "cfn-drift": "the AWS endpoint does not implement CloudFormation drift detection (moto); drift is checked live only",
+    "cfn-delete": ("the endpoint's CloudFormation dropped the stack but left resources it cannot delete: "
+                   "moto does not delete route tables, NAT and internet gateways of a deleted stack"),
+    "budgets-subscribers": ("moto's Budgets API has no DescribeSubscribersForNotification; "
+                            "the thresholds' SNS subscribers are checked statically and live"),
 }
 
 
