@@ -85,3 +85,25 @@ def wait_until(
         if progress:
             progress(f"waiting for {description}: {last.actual or last.subject}")
         time.sleep(interval)
+
+
+def caught(finding: Finding, naming: str, *, case_sensitive: bool = False, failing_lines_only: bool = False) -> Finding:
+    """For seeded faults: ok only when `finding` is red and what it reports names `naming`.
+
+    What counts as "reported": the actual value and the evidence (only the
+    evidence lines marked FAIL, where there are any, with failing_lines_only).
+    """
+    bad = [e for e in finding.evidence if e.lstrip().startswith("FAIL")]
+    lines = [finding.actual, *(bad if failing_lines_only and bad else finding.evidence)]
+    text = "\n".join(lines)
+    found = naming in text if case_sensitive else naming.lower() in text.lower()
+    subject = f"seeded fault turns '{finding.subject}' red, naming {naming!r}"
+    want = f"red, naming {naming!r}"
+    if finding.ok:
+        return failed(subject, want, "the check passed: the fault went unnoticed", (finding.line(), *finding.evidence),
+                      finding.gaps)
+    if not found:
+        return failed(subject, want, "red, but naming something else", (finding.line(), *finding.evidence), finding.gaps)
+    return passed(subject, want, f"red: {finding.actual}",
+                  (finding.line(), *[ln for ln in lines[1:] if (naming in ln if case_sensitive else naming.lower() in ln.lower())][:10]),
+                  finding.gaps)

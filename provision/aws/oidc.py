@@ -24,7 +24,7 @@ import jwt
 import requests
 from botocore.exceptions import ClientError
 
-from .. import config, errors
+from .. import config, errors, findings
 from ..config import Secret, Target
 from ..findings import Finding, combine, failed, passed
 from . import iam_template
@@ -328,11 +328,7 @@ def check_trust(path: Path = iam_template.TEMPLATE, env: str = "dev", role: str 
 
 def caught(finding: Finding, naming: str) -> Finding:
     """A check that had to come out red did, and its evidence names `naming`."""
-    text = "\n".join([finding.actual, *finding.evidence])
-    ok = not finding.ok and naming in text
-    return Finding(ok, f"seeded fault caught by: {finding.subject}", f"failed, naming {naming!r}",
-                   f"{'failed' if not finding.ok else 'passed'}: {finding.actual}", evidence=finding.evidence,
-                   gaps=finding.gaps)
+    return findings.caught(finding, naming, case_sensitive=True)
 
 
 def check_template(path: Path = iam_template.TEMPLATE, env: str = "dev") -> Finding:

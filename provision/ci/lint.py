@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import config, errors
+from .. import config, errors, findings
 from ..findings import Finding, failed, passed
 from ..local import build
 from . import workflows as wfs
@@ -159,14 +159,7 @@ def evidence_text(f: Finding) -> str:
 
 def caught(finding: Finding, needle: str) -> Finding:
     """A seeded fault is caught when the check is red and its evidence names `needle`."""
-    subject = f"the workflow check catches the seeded fault, naming {needle!r}"
-    text = evidence_text(finding)
-    if finding.ok:
-        return failed(subject, f"red, naming {needle!r}", "the check passed: the fault went unnoticed",
-                      evidence=finding.evidence)
-    if needle not in text:
-        return failed(subject, f"red, naming {needle!r}", "red, but for other reasons", evidence=finding.evidence)
-    return passed(subject, f"red, naming {needle!r}", next(ln.strip() for ln in text.splitlines() if needle in ln))
+    return findings.caught(finding, needle, case_sensitive=True)
 
 
 def ensure_actionlint(progress=print) -> Path:

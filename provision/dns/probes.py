@@ -17,7 +17,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from .. import config
+from .. import config, findings
 from ..config import Target
 from ..findings import Finding, combine, failed, passed
 from . import predicates, sync
@@ -235,14 +235,7 @@ def check_cloudflare_settings(target: Target, ssl_mode: str | None = None, alway
 
 def caught(finding: Finding, naming: str) -> Finding:
     """A seeded fault must turn the check red, and the failing part must name `naming`."""
-    bad = [e for e in finding.evidence if e.startswith("FAIL")]
-    text = "\n".join([finding.actual, *bad] if bad else [finding.line(), *finding.evidence])
-    subject = f"seeded fault turns '{finding.subject}' red, naming {naming!r}"
-    if finding.ok:
-        return failed(subject, "the check fails", "the check passed", (finding.line(), *finding.evidence))
-    if naming.lower() not in text.lower():
-        return failed(subject, f"failure naming {naming!r}", "failure names something else", (finding.line(), *finding.evidence))
-    return passed(subject, "red", f"red: {finding.line()}", (finding.line(), *(bad or finding.evidence)))
+    return findings.caught(finding, naming, failing_lines_only=True)
 
 
 def run_all(target: Target) -> list[Finding]:

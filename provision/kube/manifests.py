@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import config, errors
+from .. import config, errors, findings
 from ..findings import Finding, combine, failed, passed
 from ..local import build
 
@@ -576,14 +576,7 @@ def _finding(subject: str, bad: list[str], n: int, what: str) -> Finding:
 
 def expect_failure(finding: Finding, naming: str) -> Finding:
     """For seeded faults: ok when `finding` failed and its evidence names `naming`."""
-    text = "\n".join([finding.line(), *finding.evidence])
-    subject = f"seeded fault turns red: {finding.subject}"
-    if finding.ok:
-        return failed(subject, f"a failure naming {naming!r}", "the check passed", finding.evidence)
-    if naming.lower() not in text.lower():
-        return failed(subject, f"a failure naming {naming!r}", "a failure not naming it", finding.evidence)
-    return passed(subject, f"a failure naming {naming!r}", "failed, naming it",
-                  [e for e in finding.evidence if naming.lower() in e.lower()][:10])
+    return findings.caught(finding, naming)
 
 
 def irsa_role_arn(env: str, service_account: str, settings: dict | None = None) -> str:
