@@ -62,7 +62,8 @@ class WaitTimeout(TimeoutError):
     def __init__(self, description: str, timeout: float, last: Finding | None):
         self.description = description
         self.last = last
-        detail = f"; last: {last.line()}" if last else ""
+        # `is not None`: a red Finding is falsy, and a red one is exactly what to show
+        detail = f"; last: {last.line()}" if last is not None else ""
         super().__init__(f"timed out after {timeout:.0f}s waiting for {description}{detail}")
 
 
