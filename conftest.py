@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.plugin import RUN_DIR_ENV
 from provision import config
 from provision.findings import Finding
 from provision.local import stack
-from provision.report.plugin import RUN_DIR_ENV
 
 
 def _stack_dir() -> Path:

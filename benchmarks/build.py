@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 
+
 def main() -> int:
     if os.environ.get("CTL_BENCH_COLD") != "1":
         print("cold_build: not measured (set CTL_BENCH_COLD=1; takes 10-15 minutes)")

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from provision import config  # noqa: E402
-from provision.kube import client, deploy, kubectl, render, rollout, testing  # noqa: E402
+from provision.kube import deploy, kubectl, render, rollout, testing  # noqa: E402
 from provision.local import stack  # noqa: E402
 
 

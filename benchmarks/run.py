@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -18,7 +18,7 @@ ROOT = HERE.parent
 
 def main(argv: list[str]) -> int:
     names = argv or sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("run", "__init__"))
-    out = ROOT / "reports" / f"benchmarks-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.txt"
+    out = ROOT / "reports" / f"benchmarks-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.txt"
     out.parent.mkdir(exist_ok=True)
     failed = 0
     with out.open("w") as f:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -17,7 +17,7 @@ REPORTS_DIR = ROOT / "reports"
 CACHE_DIR = Path(os.environ.get("CTL_CACHE_DIR", Path.home() / ".cache" / "cloudtolocalllm"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def settings() -> dict:
     return yaml.safe_load(SETTINGS_FILE.read_text())
 
@@ -31,10 +31,73 @@ def environments() -> list[str]:
 
 
 def environment(name: str) -> dict:
+    """One environment's settings as a plain dict (prefer `Environment.named`)."""
     envs = settings()["environments"]
     if name not in envs:
         raise errors.BadInput(errors.UNKNOWN_ENV.format(env=name, known=", ".join(envs)))
     return {"name": name, **envs[name]}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment (dev, prod): its settings, how its stacks and cluster are named.
+
+    The one shape of an environment: the CLI, stacks, cost, deploy and DNS take
+    it. A suffix names a separate copy (stack prefix and cluster name), so
+    tests on one shared emulator do not meet each other's resources.
+    `env["key"]` reads a value of its settings.
+    """
+
+    name: str
+    values: dict = field(repr=False, compare=False)
+    project: str = ""
+    template_dir: Path | None = None
+
+    @classmethod
+    def named(cls, name: str, suffix: str | None = None, overrides: dict | None = None,
+              template_dir: Path | None = None) -> Environment:
+        """BadInput (nothing changed) for an unknown name."""
+        values = environment(name)
+        project = settings()["project"]
+        if suffix:
+            project = f"{project}-{suffix}"
+            values["cluster_name"] = f"{values['cluster_name']}-{suffix}"
+        values.update(overrides or {})
+        values["project"] = project
+        return cls(name, values, project, Path(template_dir) if template_dir else None)
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    @property
+    def settings(self) -> dict:  # the values, as the stacks code has always called them
+        return self.values
+
+    @property
+    def prefix(self) -> str:
+        return self.project
+
+    @property
+    def cluster_name(self) -> str:
+        return self.values["cluster_name"]
+
+    @property
+    def node_group(self) -> str:
+        return self.values["node_group"]
+
+    @property
+    def overlay(self) -> Path:
+        return ROOT / self.values["overlay"]
+
+    @property
+    def cluster_overlay(self) -> Path:
+        return ROOT / self.values["cluster_overlay"]
+
+    def stack_name(self, stack: str) -> str:
+        return f"{self.project}-{self.name}-{stack}"
 
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -79,12 +142,26 @@ class Target:
     # Capabilities the target cannot show; a check needing one reports
     # "not verifiable on this target" with this reason.
     cannot: dict = field(default_factory=dict)
+    # The evidence grade of what each external system answers on this target
+    # (aws, kube, pods, cloudflare, dns, tls, postgres, oidc): live is all real.
+    grades: dict = field(default_factory=dict)
+    # Named gaps of this target's stand-ins (key -> the text reports show);
+    # real-system modules read them here, never from the stand-ins' modules.
+    gaps: dict = field(default_factory=dict)
     # Offline only: each local component's own details (e.g. etcd endpoints
     # for reading raw values); empty on the live target.
     local: dict = field(default_factory=dict, repr=False)
 
-    def with_(self, **changes) -> "Target":
+    def with_(self, **changes) -> Target:
         return replace(self, **changes)
+
+    def grade(self, system: str) -> str:
+        """The evidence grade of what `system` answers here; real unless the target says otherwise."""
+        return self.grades.get(system, "real")
+
+    def gap(self, key: str) -> str | None:
+        """The text of a named gap of this target, or None when the target has no such gap."""
+        return self.gaps.get(key)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point a subprocess at this target."""

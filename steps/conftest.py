@@ -7,7 +7,6 @@ from provision.aws import stacks
 from provision.cli import progress
 from provision.kube import manifests
 
-
 # ---- AWS stacks (infrastructure.feature, monitoring.feature) ------------------
 
 @given(parsers.parse("the {name} environment"), target_fixture="env")

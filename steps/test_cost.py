@@ -1,5 +1,7 @@
 """Steps of features/cost.feature."""
-from hypothesis import given as hgiven, settings as hsettings, strategies as st
+from hypothesis import given as hgiven
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from provision.aws import probes, stacks

@@ -1,15 +1,17 @@
 """Steps of features/deploy.feature."""
 import random
-import time
+from datetime import UTC
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-from pytest_bdd import given as bdd_given, parsers, scenarios, then, when
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_bdd import given as bdd_given
+from pytest_bdd import parsers, scenarios, then, when
 
+from harness.plugin import collectors_key
 from provision import config, errors
 from provision.findings import Finding, passed
-from provision.kube import deploy, history, identity, lock, render, rollout, testing
-from provision.report.plugin import collectors_key
+from provision.kube import deploy, history, identity, render, rollout, testing
 
 scenarios("deploy.feature")
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
@@ -188,8 +190,8 @@ def never_below(run, check):
 
 @then("for at least 100 generated failure kinds the previous stable version is restored")
 def p5_property(target, namespace, tmp_path, check):
-    from datetime import datetime, timedelta, timezone
-    t0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    from datetime import datetime, timedelta
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
     kinds = {"never-ready": "not Ready", "crashloop": "CrashLoopBackOff", "too-big": "Insufficient",
              "restarts": "CrashLoopBackOff", "deadline": "ProgressDeadlineExceeded"}
     n = {"examples": 0}
@@ -348,7 +350,7 @@ def no_leak(target, namespace, run, check):
     import gzip
     import json
 
-    from provision.kube import app_secret, deploy
+    from provision.kube import app_secret
 
     values = app_secret.source_values(target, app_secret.source_name("dev"))
     cms = testing.client.core(target).list_namespaced_config_map(namespace).items

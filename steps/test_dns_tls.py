@@ -1,6 +1,8 @@
 """Steps of features/dns_tls.feature."""
 import pytest
-from hypothesis import HealthCheck, given as hgiven, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import given as hgiven
+from hypothesis import strategies as st
 from pytest_bdd import given, parsers, scenarios, then
 
 from provision.dns import faults, probes

@@ -2,8 +2,8 @@
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from provision import config
-from provision.findings import caught
 from provision.aws import faults, inventory, probes, stacks, templates
+from provision.findings import caught
 from provision.report.results import commit_sha
 
 scenarios("infrastructure.feature")

@@ -2,14 +2,15 @@
 import threading
 import time
 
-import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-from pytest_bdd import given as bdd_given, parsers, scenarios, then, when
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_bdd import given as bdd_given
+from pytest_bdd import parsers, scenarios, then, when
 
+from harness.plugin import collectors_key
 from provision import errors
 from provision.findings import Finding
-from provision.kube import deploy, lock, testing
-from provision.report.plugin import collectors_key
+from provision.kube import lock, testing
 
 scenarios("locking.feature")
 

@@ -1,9 +1,9 @@
 """Steps of features/monitoring.feature."""
-from pytest_bdd import given, parsers, scenarios, then, when
+from pytest_bdd import given, parsers, scenarios, then
 
 from provision import config
-from provision.findings import caught
 from provision.aws import faults, probes, stacks
+from provision.findings import caught
 
 scenarios("monitoring.feature")
 

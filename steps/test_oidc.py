@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-from pytest_bdd import given as step_given, parsers, scenarios, then, when
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_bdd import given as step_given
+from pytest_bdd import parsers, scenarios, then, when
 
 from provision import config, errors
 from provision.aws import iam_template, oidc

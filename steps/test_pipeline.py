@@ -114,9 +114,9 @@ def workflow_with_tag(name, tag):
 def job_runs(workflow, target):
     import secrets
 
-    from provision.ci import offline_run
-    from provision.kube import app_secret, deploy, identity, render, volumes
     from provision import config
+    from provision.ci import offline_run
+    from provision.kube import app_secret, identity, render, volumes
 
     sha = secrets.token_hex(20)
     env = config.environment("dev")

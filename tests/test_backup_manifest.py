@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ def backup_set(tmp_path):
     d.mkdir()
     dump = d / manifest.DUMP
     dump.write_bytes(bytes(range(256)) * 40)
-    manifest.write(d, manifest.build("app", "u@h:1/app", dump, STATS, {"pg_dump": "15"}, datetime.now(timezone.utc)))
+    manifest.write(d, manifest.build("app", "u@h:1/app", dump, STATS, {"pg_dump": "15"}, datetime.now(UTC)))
     return d
 
 
@@ -114,7 +114,7 @@ def test_rto():
 
 
 def test_retention_prunes_old_sets_but_keeps_the_newest():
-    now = datetime(2026, 1, 31, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 31, tzinfo=UTC)
     sets = {f"s{i:02d}": now - timedelta(days=i) for i in range(30)}
     assert manifest.expired(sets, now, retention_days=14, keep_min=7) == [f"s{i:02d}" for i in range(15, 30)]
     # a schedule that stalled for a month still keeps its last 7 sets

@@ -14,7 +14,7 @@ from provision.local import edge_ca
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
 LB = "k8s-cloudtol-mainingr-0123456789.elb.us-east-1.amazonaws.com"
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("rtype, content, expected", [
@@ -95,7 +95,7 @@ def test_cert_facts_of_a_test_ca_certificate():
     facts = predicates.cert_facts(der)
     assert facts.dns_names == ("app.cloudtolocalllm.online",)
     assert "expired" in predicates.validity_problem(facts.not_before, facts.not_after,
-                                                    dt.datetime.now(dt.timezone.utc), 14)
+                                                    dt.datetime.now(dt.UTC), 14)
 
 
 DOMAINS = ("z.online", "app.z.online", "api.z.online")

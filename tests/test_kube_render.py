@@ -1,9 +1,10 @@
 """Pure rewrites of rendered objects: images, namespace, config checksums; and deploy decisions."""
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kubernetes import client as k8s
 
 from provision.kube import deploy, history, lock, render
@@ -118,7 +119,7 @@ def test_ready_grace_from_probes():
 
 
 def lease(holder, renewed_ago, duration=60):
-    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
     return k8s.V1Lease(spec=k8s.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=duration,
                                             renew_time=now - timedelta(seconds=renewed_ago))), now
 

@@ -1,6 +1,6 @@
 """Pure rollout predicates on saved JSON: healthy, still progressing, clearly failed."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +9,7 @@ from provision.kube import rollout
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 DATA = Path(__file__).parent / "data" / "kube"
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def load(name):

@@ -1,7 +1,8 @@
 """NetworkPolicy semantics of provision.kube.netpol, on generated policies and the rendered overlay."""
 import pytest
 
-from provision.kube import manifests, netpol as n
+from provision.kube import manifests
+from provision.kube import netpol as n
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 

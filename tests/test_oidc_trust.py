@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from datetime import UTC
 
 import jwt
 import pytest
@@ -236,9 +237,9 @@ def test_the_issuer_key_file_is_private_and_removed_at_stop(tmp_path):
 # ---- the verdicts of the exchange scenarios can come out red
 
 def _creds(seconds: int) -> oidc.Credentials:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     return oidc.Credentials("ASIAEXAMPLE000000001", config.Secret("x"), config.Secret("y"),
-                            datetime.now(timezone.utc) + timedelta(seconds=seconds), "arn:aws:sts::1:assumed-role/r/s")
+                            datetime.now(UTC) + timedelta(seconds=seconds), "arn:aws:sts::1:assumed-role/r/s")
 
 
 def test_a_refused_run_that_got_credentials_or_reached_sts_fails():

@@ -15,7 +15,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -548,8 +548,8 @@ def refused(ex: Exchange) -> Finding:
 def check_expiry(creds: Credentials, max_seconds: int, now: datetime | None = None) -> Finding:
     """Credentials expire in the future and within `max_seconds` (and settings.github.session_seconds)."""
     limit = min(max_seconds, config.settings()["github"]["session_seconds"])
-    now = now or datetime.now(timezone.utc)
-    exp = creds.expiration if creds.expiration.tzinfo else creds.expiration.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(UTC)
+    exp = creds.expiration if creds.expiration.tzinfo else creds.expiration.replace(tzinfo=UTC)
     left = (exp - now).total_seconds()
     # One second of slack: STS stamps the expiry from its own clock, a moment earlier.
     return Finding(0 < left <= limit + 1, "credential lifetime", f"0 < lifetime <= {limit}s",

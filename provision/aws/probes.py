@@ -545,8 +545,9 @@ def node_group_scales(eks: Resolver) -> Finding:
 
 def autoscaler_scale_down(manifest) -> Finding:
     """The cluster-autoscaler Deployment discovers node groups and does not disable scale-down (static)."""
-    import yaml
     from pathlib import Path
+
+    import yaml
     subject = "cluster-autoscaler deployed with scale-down enabled (manifest)"
     p = Path(manifest)
     if not p.exists():

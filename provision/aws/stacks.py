@@ -12,8 +12,8 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -21,7 +21,7 @@ import botocore.config
 import botocore.exceptions
 
 from .. import config, errors
-from ..findings import Finding, failed, passed, wait_until
+from ..findings import Finding, passed, wait_until
 from ..local.moto_server import GAPS
 from ..report.results import commit_sha
 from . import templates
@@ -158,7 +158,7 @@ def _who(target) -> tuple[str, str]:
 def audit(target, env: Env, action: str, stack: str, change_set: str, result: str, sha: str,
           audit_file: Path | None = None, who: tuple[str, str] | None = None) -> dict:
     actor, principal = who or _who(target)
-    record = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": actor,
+    record = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "who": actor,
               "principal": principal, "action": action, "env": env.name, "stack": stack,
               "change_set": change_set, "result": result, "commit": sha}
     path = Path(audit_file or os.environ.get("CTL_AUDIT_FILE") or AUDIT_FILE)
@@ -304,7 +304,7 @@ def _apply_one(target, env: Env, cf, stack: str, prepared: dict, outputs: dict, 
     status = (current or {}).get("StackStatus")
     cs_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     params = templates.parameters(stack, prepared["doc"], env.settings, outputs)
-    cs_name = f"ctl-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    cs_name = f"ctl-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     cf.create_change_set(
         StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=prepared["body"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
@@ -393,7 +393,7 @@ def plan(target, env: Env, progress=print) -> list[StackResult]:
         status = (current or {}).get("StackStatus")
         cs_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         params = templates.parameters(stack, doc, env.settings, outputs)
-        cs_name = f"ctl-plan-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        cs_name = f"ctl-plan-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         cf.create_change_set(
             StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=prepared[stack]["body"],
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],

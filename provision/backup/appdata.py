@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from . import pgtools
 
@@ -42,7 +42,7 @@ _WORDS = ["llama", "model", "tunnel", "desktop", "ollama", "prompt", "token", "s
           "日本語", "emoji 🦙", "quote ' here", 'double " quote', "back\\slash", "tab\there",
           "line\nbreak", "percent %s", "semi;colon", "NULL", "\\N", ""]
 _MODELS = ["llama3.2:3b", "mistral:7b", "qwen2.5:14b", "phi4"]
-_BASE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+_BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def rows(seed: int, users: int = 12, conversations: int = 30, messages: int = 200) -> dict[str, list[tuple]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from psycopg import IsolationLevel, sql
@@ -111,7 +111,7 @@ def backup(dsn: str, database: str, dest_dir: Path, progress=lambda m: None) -> 
         c.rollback()
     m = manifest.build(database, conn.where(), dump, tables,
                        {"pg_dump": pgtools.tool_version(bins / "pg_dump"), "server": server},
-                       datetime.now(timezone.utc))
+                       datetime.now(UTC))
     manifest.write(dest, m)
     return BackupSet(dest, m)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..findings import Finding, failed, passed
@@ -33,7 +33,7 @@ def build(database: str, source: str, dump: Path, tables: dict, tools: dict, cre
         "format": FORMAT,
         "database": database,
         "source": source,  # user@host:port/db, never the password
-        "created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "dump": {"file": dump.name, "format": "custom", "sha256": sha256_file(dump), "bytes": dump.stat().st_size},
         "tables": tables,
         "tools": tools,

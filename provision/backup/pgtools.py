@@ -64,7 +64,7 @@ class Conn:
     password: Secret = field(default=Secret(""), repr=False)
 
     @classmethod
-    def parse(cls, dsn: str) -> "Conn":
+    def parse(cls, dsn: str) -> Conn:
         try:
             params = _ci.conninfo_to_dict(str(dsn))
         except psycopg.ProgrammingError:
@@ -73,7 +73,7 @@ class Conn:
         password = str(params.pop("password", "") or "")
         return cls({k: str(v) for k, v in params.items()}, Secret(password))
 
-    def for_db(self, database: str) -> "Conn":
+    def for_db(self, database: str) -> Conn:
         return Conn({**self.params, "dbname": database}, self.password)
 
     @property
@@ -122,7 +122,7 @@ class QueryFailed(errors.ProvisionError):
 
 
 @contextmanager
-def sql_errors(conn: "Conn", what: str):
+def sql_errors(conn: Conn, what: str):
     """psycopg errors as one-line ProvisionErrors naming what was done, scrubbed of the password."""
     try:
         yield

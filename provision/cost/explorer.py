@@ -49,7 +49,7 @@ def judge(spend: Spend, budget_usd: float) -> Finding:
     """Month-to-date plus the forecast of the rest of the month must stay within the budget."""
     projected = spend.actual_usd + (spend.forecast_usd or 0.0)
     evidence = (f"month {spend.start}..{spend.end}: actual {spend.actual_usd:.2f} {spend.currency}",
-                f"forecast for the rest of the month: "
+                "forecast for the rest of the month: "
                 + (f"{spend.forecast_usd:.2f} {spend.currency}" if spend.forecast_usd is not None else "none (last day)"),
                 f"projected month: {projected:.2f} of a {budget_usd:.2f} budget")
     subject = "monthly AWS spend (Cost Explorer) against the budget"

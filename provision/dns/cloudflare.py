@@ -36,7 +36,7 @@ class Cloudflare:
         self.session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
 
     @classmethod
-    def of(cls, target: Target) -> "Cloudflare":
+    def of(cls, target: Target) -> Cloudflare:
         return cls(target.cloudflare_api, target.cloudflare_token)
 
     def call(self, method: str, path: str, params=None, json=None) -> dict:

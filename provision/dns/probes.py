@@ -171,7 +171,7 @@ def check_tls_domain(target: Target, domain: str, r=None, min_days: int | None =
                      now: dt.datetime | None = None) -> Finding:
     """HTTPS on `domain`: a certificate valid >= min_days, naming it, chaining to a trusted CA; health 200."""
     min_days = min_days or _dns_settings()["min_certificate_days"]
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     trust = target.ca_bundle or "the system store"
     subject = f"https://{domain}{health_path(domain)} (port {target.https_port})"
     expected = f"certificate valid >= {min_days} days, for {domain}, verified by {trust}; HTTP 200"

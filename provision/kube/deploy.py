@@ -12,13 +12,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from kubernetes import client as k8s
 
@@ -46,7 +45,7 @@ def _quiet(_: str) -> None:
 class DeployFailed(errors.ProvisionError):
     """The new version did not become healthy (exit 1); carries the Outcome."""
 
-    def __init__(self, message: str, outcome: "Outcome"):
+    def __init__(self, message: str, outcome: Outcome):
         super().__init__(message, evidence=tuple(outcome.evidence))
         self.outcome = outcome
 
@@ -283,7 +282,7 @@ def wait_rollout(target: Target, p: Plan, timeout: float, grace: float, poll: fl
     said, said_at = "", 0.0
     while True:
         snap = rollout.snapshot(target, p.namespace)
-        v = rollout.evaluate(snap, deps, stss, svcs, datetime.now(timezone.utc), grace)
+        v = rollout.evaluate(snap, deps, stss, svcs, datetime.now(UTC), grace)
         for w, (r, want) in v.ready.items():
             if track is not None and w not in track:
                 continue
@@ -324,7 +323,7 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
     timeout = opts.rollout_timeout or rollout_timeout(p.objects)
     if not changes and not out.changed and lock.holder_of(target, p.namespace)[0] != "held":
         v = rollout.evaluate(rollout.snapshot(target, p.namespace), p.names("Deployment"),
-                             p.names("StatefulSet"), p.names("Service"), datetime.now(timezone.utc), grace)
+                             p.names("StatefulSet"), p.names("Service"), datetime.now(UTC), grace)
         if v.state == "healthy":                                   # zero writes
             out.result, out.finished = "no changes", time.time()
             progress(NO_CHANGES.format(sha=p.sha, namespace=p.namespace))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kubernetes import client as k8s
 
@@ -21,7 +21,7 @@ SUCCEEDED, FAILED, ROLLED_BACK, RUNNING = "succeeded", "failed", "rolled back", 
 
 
 def iso(t: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if t is None else t, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(time.time() if t is None else t, UTC).isoformat(timespec="seconds")
 
 
 def read(target: Target, namespace: str) -> list[dict]:

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kubernetes import client as k8s
 
@@ -52,7 +52,7 @@ def default_holder(environ=None) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def state(lease: k8s.V1Lease | None, now: datetime | None = None) -> tuple[str, str, float]:
@@ -117,7 +117,7 @@ class Lock:
         self.acquired_at = time.time()
         return True, self.holder, 0.0
 
-    def acquire(self, wait: bool = True, timeout: float = 1800, interval: float = 2.0, progress=None) -> "Lock":
+    def acquire(self, wait: bool = True, timeout: float = 1800, interval: float = 2.0, progress=None) -> Lock:
         t0 = time.monotonic()
         said = ""
         while True:

@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -261,7 +261,7 @@ def quantity(value) -> Decimal:
 
 # ------------------------------------------------------------------ checks
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(minor: str, api_version: str, kind: str):
     """A cached strict validator from kubernetes-validate's offline schemas (loading
     its definitions file per object would dominate the time). None: no schema."""

@@ -11,9 +11,8 @@ progressDeadlineSeconds; there is no need to sit out the whole deadline.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ..config import Target
 from ..findings import Finding, failed, passed

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from kubernetes import client as k8s
 
 from .. import config, errors
 from ..config import Target
-from ..findings import Finding, combine, failed, passed
+from ..findings import Finding, combine
 from . import app_secret, client, deploy, history, identity, kubectl, lock, render, rollout, volumes
 from .client import ApiException
 

@@ -350,7 +350,7 @@ def _pem_key(key) -> bytes:
 
 def _cert(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca: bool = False,
           server: bool = False, client: bool = False, sans=()) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(now - datetime.timedelta(minutes=5))

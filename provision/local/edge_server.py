@@ -61,7 +61,7 @@ RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS")
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _norm(name: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -34,7 +34,7 @@ class Scenario:
         return tuple(t for t in self.tags if t in TARGET_TAGS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(path: Path = CATALOG_FILE) -> dict[str, str]:
     """Every ID -> its short text, requirements first, in catalog order."""
     data = yaml.safe_load(Path(path).read_text())

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -26,7 +26,7 @@ TRACKED_PACKAGES = ("pytest", "pytest-bdd", "hypothesis", "boto3", "moto", "kube
 
 
 def new_run_id(target: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"run-{stamp}-{target}-{uuid.uuid4().hex[:6]}"
 
 
@@ -136,7 +136,7 @@ def load(path: Path) -> dict:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
 def _short(text: str, limit: int = 600) -> str:

@@ -1,6 +1,6 @@
 """pytest plugin: targets, catalog markers, outcomes, result files, sign-off.
 
-Loaded with `-p provision.report.plugin` (pytest.ini). It
+Loaded with `-p harness.plugin` (pytest.ini). It
 - adds --target offline|live (and --cluster, --kubeconfig, --run-id),
 - registers every catalog ID as a marker (the catalog is the one list of IDs),
 - reports a scenario whose steps are missing as "not implemented" (an xfail
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .. import config as settings_mod
-from .. import errors
-from . import catalog, outcomes, results, signoff
+from provision import config as settings_mod
+from provision import errors
+from provision.report import catalog, outcomes, results, signoff
 
 RUN_DIR_ENV = "CTL_RUN_DIR"
 TARGET_REASONS = {
@@ -59,7 +59,7 @@ def pytest_configure(config):
         except errors.TargetUnavailable as exc:
             raise pytest.UsageError(str(exc)) from None
     if target == "offline" and config.getoption("cluster") == "kind" and not config.getoption("kubeconfig"):
-        from ..local import kind
+        from provision.local import kind
 
         try:
             kind.preflight()
