@@ -200,6 +200,7 @@ def live_target(environ: dict | None = None) -> Target:
         # without it the live DR check reports "not verifiable" with the reason.
         postgres_dsn=Secret(environ.get(s.get("backup", {}).get("live_dsn_env", "CTL_LIVE_PG_DSN"), "")),
         cannot={
-            "seeded_faults": "seeded faults are injected only on the offline target; the live target is never broken on purpose",
+            "seeded_faults": "seeded faults are injected only on the offline target; "
+                             "the live target is never broken on purpose",
         },
     )
