@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv controlplane test demo lock clean bench
+.PHONY: venv controlplane lint test demo lock clean bench
 
 venv: $(STAMP)
 
@@ -31,7 +31,11 @@ lock: venv
 controlplane: venv
 	@$(BIN)/provision local build
 
-test: controlplane
+lint: venv
+	@echo "==> ruff check (style: pyproject.toml [tool.ruff])"
+	@$(BIN)/ruff check --quiet .
+
+test: controlplane lint
 	@$(BIN)/python -m pytest -m offline $(PYTEST_ARGS)
 
 demo: controlplane

@@ -28,8 +28,9 @@ def deployment(name: str) -> str:
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
                  "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
-                                                       "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
+                              "spec": {"containers": [{
+                                  "name": "app", "image": "nginx:1.27",
+                                  "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
 
 
 def main(argv: list[str]) -> int:
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> int:
                 t1 = time.monotonic()
                 kubectl.run(t, ["apply", "-f", "-"], input=deployment("bench"))
 
-                def ready():
+                def ready(t=t):
                     s = kubectl.get_json(t, ["deployment", "bench"]).get("status", {})
                     n = s.get("readyReplicas", 0)
                     return passed("ready") if n == 2 else failed("ready", "2", str(n))

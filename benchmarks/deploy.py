@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provision import config  # noqa: E402
-from provision.kube import deploy, kubectl, render, rollout, testing  # noqa: E402
+from harness import kube as testing  # noqa: E402
+from provision.kube import apply, kubectl, render, rollout  # noqa: E402
 from provision.local import stack  # noqa: E402
 
 
@@ -49,7 +49,7 @@ class Sampler(threading.Thread):
 
 
 def rvs(target, ns, objs):
-    return {k: o["metadata"]["resourceVersion"] for k, o in deploy.live_objects(target, objs).items()}
+    return {k: o["metadata"]["resourceVersion"] for k, o in apply.live_objects(target, objs).items()}
 
 
 def naive(target, ns, objs, timeout):
@@ -68,7 +68,8 @@ def naive(target, ns, objs, timeout):
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--naive-timeout", type=int, default=60, help="naive rollout status timeout (the real default is 600s progressDeadline)")
+    ap.add_argument("--naive-timeout", type=int, default=60,
+                    help="naive rollout status timeout (the real default is 600s progressDeadline)")
     args = ap.parse_args()
     given = Path(os.environ.get(stack.STACK_DIR_ENV, stack.default_dir()))
     own = None
@@ -88,7 +89,7 @@ def main() -> int:
 
 
 def _run(target, args) -> int:
-    base = render.render(target, render.overlay_dir(config.environment("dev")))
+    base = render.render("dev")
     good, bad = testing.sha_for("good"), testing.sha_for("never-ready")
     rows = []
     ns_e, ns_n = testing.fresh_namespace(target, "bench-e"), testing.fresh_namespace(target, "bench-n")
@@ -114,7 +115,8 @@ def _run(target, args) -> int:
     finally:
         for ns in (ns_e, ns_n):
             testing.drop_namespace(target, ns)
-    print(f"{'case':16} {'engine s':>9} {'naive s':>8} {'ratio':>6}  {'engine result':14} {'writes e/n':>10}  lowest ready (engine | naive)")
+    print(f"{'case':16} {'engine s':>9} {'naive s':>8} {'ratio':>6}  {'engine result':14} {'writes e/n':>10}  "
+          "lowest ready (engine | naive)")
     for case, te, tn, res, we, wn, le, ln in rows:
         print(f"{case:16} {te:9.1f} {tn:8.1f} {te / tn:6.2f}  {res:14} {we:>4}/{wn:<5}  {le or '-'} | {ln or '-'}")
     return 0

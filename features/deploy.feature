@@ -1,5 +1,5 @@
 Feature: Health-gated, SHA-tagged, idempotent deploys with automatic rollback
-  `provision deploy --env dev --image-tag <sha>` applies the overlay with
+  `provision app deploy --env dev --image-tag <sha>` applies the overlay with
   server-side apply, waits for every pod to be Running and Ready, and rolls
   back to the previous revision when the new one never becomes healthy.
 
@@ -71,7 +71,7 @@ Feature: Health-gated, SHA-tagged, idempotent deploys with automatic rollback
     Then for at least 100 generated failure kinds the previous stable version is restored
 
   @R10.5 @R6.4 @offline
-  Scenario: Every deploy leaves a history record readable by provision status
+  Scenario: Every deploy leaves a history record readable by provision app status
     Given a fresh namespace on the cluster
     When version "good" is deployed
     And version "never-ready" is deployed

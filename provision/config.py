@@ -14,12 +14,15 @@ from . import errors
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "settings.yaml"
 REPORTS_DIR = ROOT / "reports"
-CACHE_DIR = Path(os.environ.get("CTL_CACHE_DIR", Path.home() / ".cache" / "cloudtolocalllm"))
 
 
 @cache
 def settings() -> dict:
     return yaml.safe_load(SETTINGS_FILE.read_text())
+
+
+# Build and run caches of the harness, per user; named after the project.
+CACHE_DIR = Path(os.environ.get("CTL_CACHE_DIR") or Path.home() / ".cache" / settings()["project"])
 
 
 def versions() -> dict:
@@ -136,9 +139,12 @@ class Target:
     domains: tuple[str, ...] = ()
     ca_bundle: str | None = None
     https_port: int = 443  # where the app's domains answer HTTPS (offline: the edge's port)
+    # The load balancer the domains must lead to, when the target fixes it (offline: the
+    # edge's, with the named gap "ingress-load-balancer"); None: read from the Ingress's status.
+    load_balancer_hostname: str | None = None
     oidc_issuer_url: str | None = None
     postgres_dsn: Secret = field(default=Secret(""), repr=False)
-    namespace: str = "cloudtolocalllm"
+    namespace: str = ""  # the app's namespace; every Target builder reads it from settings
     # Capabilities the target cannot show; a check needing one reports
     # "not verifiable on this target" with this reason.
     cannot: dict = field(default_factory=dict)
@@ -202,5 +208,6 @@ def live_target(environ: dict | None = None) -> Target:
         cannot={
             "seeded_faults": "seeded faults are injected only on the offline target; "
                              "the live target is never broken on purpose",
+            "test_deploys": "test versions (random SHAs with no pushed image) are deployed only on the offline target",
         },
     )

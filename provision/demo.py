@@ -56,7 +56,8 @@ def run(args) -> int:
             try:
                 fn = getattr(importlib.import_module(module), func)
             except (ImportError, AttributeError):
-                _progress(f"  not available yet: {module}.{func} has not landed; its scenarios report 'not implemented'")
+                _progress(f"  not available yet: {module}.{func} has not landed; "
+                          "its scenarios report 'not implemented'")
                 continue
             try:
                 for line in fn(target, _progress):
@@ -64,7 +65,8 @@ def run(args) -> int:
             except errors.ProvisionError as exc:
                 failures += 1
                 _progress(f"  FAILED: {exc}")
-        _progress(f"[{len(STEPS) + 3}/{len(STEPS) + 3}] run the offline suite against this target for the sign-off report")
+        last = len(STEPS) + 3
+        _progress(f"[{last}/{last}] run the offline suite against this target for the sign-off report")
         env = {**os.environ, stack.STACK_DIR_ENV: str(state_dir)}
         rc = subprocess.call([sys.executable, "-m", "pytest", "-m", "offline", "-q", "--run-id", run_id,
                               "-p", "no:cacheprovider"], cwd=config.ROOT, env=env)

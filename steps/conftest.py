@@ -1,18 +1,32 @@
 """Steps shared by several features live here."""
 
+import uuid
+
 import pytest
 from pytest_bdd import given, parsers, when
 
+from harness.faults import manifests as manifest_faults
 from provision.aws import stacks
 from provision.cli import progress
-from provision.kube import manifests
+from provision.config import Environment
+from provision.kube import render
 
 # ---- AWS stacks (infrastructure.feature, monitoring.feature) ------------------
 
+@pytest.fixture
+def aws_env(target):
+    """name -> the environment as a test sees it: its own copy (a suffix) on a shared
+    emulated AWS endpoint, the real one elsewhere (parallel-safe)."""
+    def named(name: str) -> Environment:
+        shared = target.grade("aws") == "emulated"
+        return Environment.named(name, uuid.uuid4().hex[:8] if shared else None)
+    return named
+
+
 @given(parsers.parse("the {name} environment"), target_fixture="env")
-def the_environment(target, name):
+def the_environment(aws_env, name):
     """The environment's stacks under a unique prefix on the target (parallel-safe)."""
-    return stacks.isolated(target, name)
+    return aws_env(name)
 
 
 @when("the stacks are applied", target_fixture="applied")
@@ -37,7 +51,7 @@ def rendered():
 @given(parsers.parse("the {env} overlay rendered with kustomize"), target_fixture="objects")
 def rendered_overlay(env, rendered, _render_cache):
     if env not in _render_cache:
-        _render_cache[env] = manifests.render(env)
+        _render_cache[env] = render.render(env)
     rendered[env] = _render_cache[env]
     return rendered[env]
 
@@ -45,5 +59,5 @@ def rendered_overlay(env, rendered, _render_cache):
 @given(parsers.parse('the {env} overlay with the seeded fault "{fault}"'), target_fixture="objects")
 def seeded_overlay(env, fault, rendered, tmp_path):
     # Seeded into a copy of manifests/ under tmp_path; committed files stay untouched.
-    rendered[env] = manifests.render_dir(manifests.seed_fault(fault, env, tmp_path))
+    rendered[env] = render.render_dir(manifest_faults.seed_fault(fault, env, tmp_path))
     return rendered[env]

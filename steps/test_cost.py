@@ -4,7 +4,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from provision.aws import probes, stacks
+from harness.faults import aws as faults
+from provision.aws import live_checks, stacks
+from provision.config import Environment
 from provision.cost import estimate
 from provision.findings import Finding, caught
 
@@ -13,12 +15,12 @@ scenarios("cost.feature")
 
 @given(parsers.parse("the {name} environment"), target_fixture="cost_env")
 def the_environment(name):
-    return estimate.environment(name)
+    return Environment.named(name)
 
 
 @given(parsers.parse('the {name} environment with the seeded cost fault "{fault}"'), target_fixture="cost_env")
 def seeded(name, fault):
-    return estimate.environment(name, fault)
+    return faults.cost_environment(name, fault)
 
 
 @when("the monthly cost is estimated from the templates and the pinned price table", target_fixture="est")
@@ -43,7 +45,7 @@ def exceeds(est, record, check):
 
 @then("for at least 100 generated node counts within the dev bounds the estimate stays at most the budget")
 def property_within(check):
-    base = estimate.environment("dev")
+    base = Environment.named("dev")
     table = estimate.price_table()
     bounds = table["usage_bounds"]
     seen = []
@@ -53,7 +55,8 @@ def property_within(check):
     @hgiven(st.integers(min_value=base["node_min"], max_value=base["node_max"]),
             st.fixed_dictionaries({k: st.integers(lo, hi) for k, (lo, hi) in bounds.items()}))
     def stays_within(nodes, usage):
-        est = estimate.estimate({**base, "node_desired": nodes}, table={**table, "usage": {**table["usage"], **usage}})
+        est = estimate.estimate(Environment.named("dev", overrides={"node_desired": nodes}),
+                                table={**table, "usage": {**table["usage"], **usage}})
         seen.append((nodes, usage, est.total))
         assert est.total <= est.budget, est.report()
 
@@ -66,10 +69,10 @@ def property_within(check):
 
 
 @then("a monthly AWS budget of the environment's amount exists with alert thresholds to the alert topic")
-def budget(target, check):
-    env = stacks.isolated(target, "dev")
+def budget(target, aws_env, check):
+    env = aws_env("dev")
     stacks.ensure_applied(target, env, lambda m: None)
-    check(probes.budget_live(target, env))
+    check(live_checks.budget_live(target, env))
 
 
 @when("the month-to-date cost is read from Cost Explorer", target_fixture="spend")

@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 from pytest_bdd import given as bdd_given
 from pytest_bdd import parsers, scenarios, then, when
 
+from harness import kube as testing
 from harness.plugin import collectors_key
 from provision import config, errors
+from provision.constants import CRASHLOOP_TAG, NEVER_READY_TAG
 from provision.findings import Finding, passed
-from provision.kube import deploy, history, identity, render, rollout, testing
+from provision.kube import app_secret, client, deploy, history, identity, render, rollout
+from provision.kube.objects import key, pod_spec
 
 scenarios("deploy.feature")
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
@@ -99,8 +102,7 @@ def no_changes(run, check):
 def p2_property(target, namespace, versions, check):
     sha = versions("good")
     check(testing.succeeded(testing.run_deploy(target, testing.options("dev", sha, namespace))))
-    objs = [o for o in render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), sha, namespace)
-            if o["kind"] != "Namespace"]
+    objs = testing.dev_objects(namespace, sha, namespaces=False)
     baseline = testing.resource_versions(target, namespace, sha)
     seen = []
 
@@ -110,9 +112,10 @@ def p2_property(target, namespace, versions, check):
         # each apply answers with the object as stored: its resourceVersion must not move
         for _ in range(repeats):
             for i in order:
-                got = deploy.apply_object(target, objs[i], dry=dry)
-                k = render.key(got)
-                assert got["metadata"]["resourceVersion"] == baseline[k], (k, baseline[k], got["metadata"]["resourceVersion"])
+                got = client.apply(target, objs[i], dry_run=dry)
+                k = key(got)
+                rv = got["metadata"]["resourceVersion"]
+                assert rv == baseline[k], (k, baseline[k], rv)
         seen.append(repeats)
 
     prop()
@@ -129,9 +132,10 @@ def runs_sha(target, namespace, run, check):
 
 @then("for at least 100 generated tags valid SHAs deploy as themselves and malformed ones are rejected unchanged")
 def p3_property(target, namespace, check):
-    rendered = render.render(target, render.overlay_dir(config.environment("dev")))
+    rendered = render.render("dev")
     stats = {"valid": 0, "malformed": 0, "real": 0}
-    hexs = st.text("0123456789abcdef", min_size=40, max_size=40).filter(lambda s: not s.startswith(("badbad", "deadde")))
+    hexs = st.text("0123456789abcdef", min_size=40, max_size=40).filter(
+        lambda s: not s.startswith((NEVER_READY_TAG, CRASHLOOP_TAG)))
     malformed = st.one_of(st.text(max_size=45), st.sampled_from(["latest", "v1.2.3", "A" * 40, "abc"]),
                           hexs.map(lambda s: s[:39]), hexs.map(lambda s: s + "0"), hexs.map(str.upper))
 
@@ -141,7 +145,8 @@ def p3_property(target, namespace, check):
         if config.SHA_RE.match(tag):
             stats["valid"] += 1
             objs = render.prepare(rendered, tag, namespace)
-            assert set(render.images_of(objs, render.app_repos()).values()) == {f"{r}:{tag}" for r in render.app_repos()}
+            want = {f"{r}:{tag}" for r in render.app_repos()}
+            assert set(render.images_of(objs, render.app_repos()).values()) == want
             if stats["real"] < 2:  # a handful of real deploys through the health gate
                 stats["real"] += 1
                 run = testing.run_deploy(target, testing.options("dev", tag, namespace))
@@ -171,7 +176,8 @@ def fails_naming(run, reason, check):
 def rolled_back(target, namespace, run, versions, word, check):
     sha = versions(word)
     o = run.outcome
-    check(Finding(isinstance(run.error, deploy.DeployFailed) and o.result == history.ROLLED_BACK and o.rolled_back_to == sha,
+    check(Finding(isinstance(run.error, deploy.DeployFailed) and o.result == history.ROLLED_BACK
+                  and o.rolled_back_to == sha,
                   f"failed deploy of {run.sha}", f"exit 1, rolled back to {sha}",
                   f"{type(run.error).__name__}: {o.result if o else '-'} to {o.rolled_back_to if o else '-'}",
                   evidence=tuple(getattr(run.error, "evidence", ()))))
@@ -215,7 +221,8 @@ def p5_property(target, namespace, tmp_path, check):
                              "reason": "Unschedulable", "lastTransitionTime": "2030-01-01T00:00:00Z",
                              "message": "0/2 nodes are available: 2 Insufficient cpu."}]}
         elif kind == "deadline":
-            dep["status"]["conditions"] = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+            dep["status"]["conditions"] = [
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
         return {"deployments": [dep], "pods": [pod], "statefulsets": [], "endpointslices": []}
 
     @PROPERTY
@@ -238,8 +245,9 @@ def p5_property(target, namespace, tmp_path, check):
     check(testing.succeeded(testing.run_deploy(target, testing.options("dev", sha, namespace))))
     for word in random.sample(["never-ready", "crashloop"], 2):
         run = testing.run_deploy(target, testing.options("dev", testing.sha_for(word), namespace))
-        check(Finding(run.outcome is not None and run.outcome.rolled_back_to == sha and run.outcome.result == history.ROLLED_BACK,
-                      f"real {word} deploy", f"rolled back to {sha}", run.outcome.result if run.outcome else str(run.error)))
+        o = run.outcome
+        check(Finding(o is not None and o.rolled_back_to == sha and o.result == history.ROLLED_BACK,
+                      f"real {word} deploy", f"rolled back to {sha}", o.result if o else str(run.error)))
         check(testing.runs_images(target, namespace, sha))
     check(passed("failure kinds", ">=100 examples", str(n["examples"])) if n["examples"] >= 100
           else Finding(False, "failure kinds", ">=100 examples", str(n["examples"])))
@@ -253,7 +261,8 @@ def history_lists(target, namespace, runs, check):
     complete = all(e.get("started") and e.get("finished") and e.get("actor") for e in entries)
     status = "\n".join(deploy.status_lines(target, "dev", namespace))
     shown = all(sha[:12] in status for sha, _ in want)
-    check(Finding(got == want and complete and shown and want[-1][1] == history.ROLLED_BACK, f"deploy history of {namespace}",
+    check(Finding(got == want and complete and shown and want[-1][1] == history.ROLLED_BACK,
+                  f"deploy history of {namespace}",
                   str(want), str(got), evidence=tuple(status.splitlines())))
 
 
@@ -271,10 +280,10 @@ def config_changes(target, namespace, versions, tmp_path):
 @then("only the workloads that use app-config are restarted")
 def only_consumers(target, namespace, config_change, check):
     check(testing.succeeded(config_change["run"]))
-    objs = render.render(target, render.overlay_dir(config.environment("dev")))
+    objs = render.render("dev")
     cm = config.settings()["kubernetes"]["configmap"]
     users = {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in objs
-             if render.pod_spec(o) and render.uses_configmap(render.pod_spec(o), cm)}
+             if pod_spec(o) and render.uses_configmap(pod_spec(o), cm)}
     b, a = config_change["before"], config_change["after"]
     rolled = {w for w in a if a[w] != b.get(w)}
     check(Finding(rolled == users and bool(users) and bool(set(a) - users), "workloads rolled by the ConfigMap change",
@@ -290,10 +299,9 @@ def attempt(target, namespace, versions, what):
     elif what.startswith("the image tag"):
         tag = quoted
     else:  # the cluster identifies as another environment's: seeded in the test namespace only
-        from kubernetes import client as k8s
-        testing.client.core(target).create_namespaced_config_map(namespace, k8s.V1ConfigMap(
-            metadata=k8s.V1ObjectMeta(name=identity.NAME),
-            data={"cluster_name": config.environment(quoted)["cluster_name"]}))
+        client.create(target, {"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": identity.NAME, "namespace": namespace},
+                               "data": {"cluster_name": config.Environment.named(quoted).cluster_name}})
         ident = namespace
     return testing.run_deploy(target, testing.options(env, tag, namespace, identity_namespace=ident))
 
@@ -301,7 +309,7 @@ def attempt(target, namespace, versions, what):
 @then("it is refused with one clear line and nothing is applied")
 def refused(target, namespace, run, check):
     e = run.error
-    line = f"provision deploy: {e}"
+    line = f"provision app deploy: {e}"
     check(Finding(isinstance(e, (errors.BadInput, errors.Refused)) and "\n" not in line and len(line) < 300,
                   "the deploy", "refused (exit 2 or 3) with one line",
                   f"{type(e).__name__} exit {getattr(e, 'exit_code', '-')}: {line}"))
@@ -317,8 +325,8 @@ def managed(target, namespace, run, check):
 def deploy_history(target, request):
     ns = config.settings()["kubernetes"]["namespace"]
     entries = history.read(target, ns)
-    if not history.last_good(entries) and target.local:
-        # offline: no deploy ran in the app namespace yet; time one in a fresh namespace
+    if not history.last_good(entries) and not testing.refuses_test_deploys(target):
+        # no deploy ran in the app namespace yet (a fresh offline cluster): time one in a fresh namespace
         ns = testing.fresh_namespace(target)
         request.addfinalizer(lambda: testing.drop_namespace(target, ns))
         testing.run_deploy(target, testing.options("dev", testing.sha_for("good"), ns))
@@ -336,11 +344,8 @@ def within(entries, limit, check):
 
 @then("Secret app-secrets holds exactly the keys the workloads read, with the source's values")
 def secret_from_source(target, namespace, check):
-    from provision.kube import app_secret
-
     values = app_secret.source_values(target, app_secret.source_name("dev"))
-    objs = testing.render.prepare(testing.render.render(target, testing.render.overlay_dir(config.environment("dev"))),
-                                  "0" * 40, namespace)
+    objs = testing.dev_objects(namespace)
     check(app_secret.check_in_cluster(target, namespace, {k: values[k] for k in app_secret.required_keys(objs)}))
 
 
@@ -350,24 +355,19 @@ def no_leak(target, namespace, run, check):
     import gzip
     import json
 
-    from provision.kube import app_secret
-
     values = app_secret.source_values(target, app_secret.source_name("dev"))
-    cms = testing.client.core(target).list_namespaced_config_map(namespace).items
+    cms = client.list_objects(target, "v1", "ConfigMap", namespace)
     texts = ["\n".join(run.outcome.lines()), str(run.error or "")]
     for cm in cms:
-        texts.append(json.dumps(cm.data or {}))
-        for blob in (cm.binary_data or {}).values():
+        texts.append(json.dumps(cm.get("data") or {}))
+        for blob in (cm.get("binaryData") or {}).values():
             texts.append(gzip.decompress(base64.b64decode(blob)).decode())
     check(app_secret.leaks(values, texts))
 
 
 @bdd_given(parsers.parse('a secret source without the key "{key}"'), target_fixture="secret_source")
 def source_without(target, namespace, key):
-    from provision.kube import app_secret
-
-    objs = testing.render.prepare(testing.render.render(target, testing.render.overlay_dir(config.environment("dev"))),
-                                  "0" * 40, namespace)
+    objs = testing.dev_objects(namespace)
     keys = [k for k in app_secret.required_keys(objs) if k != key]
     return app_secret.seed_offline_source(target, "dev", keys, name=f"cloudtolocalllm/test-{namespace}/app-secrets")
 

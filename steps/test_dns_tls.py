@@ -5,15 +5,17 @@ from hypothesis import given as hgiven
 from hypothesis import strategies as st
 from pytest_bdd import given, parsers, scenarios, then
 
-from provision.dns import faults, probes
+from harness.faults import dns as faults
+from provision.dns import probes
 from provision.findings import failed, passed
 
 scenarios("dns_tls.feature")
 
 
-def _offline_edge(target):
-    if "edge" not in target.local:
-        pytest.skip(f"not verifiable on the {target.name} target: {target.cannot.get('seeded_faults', 'needs the offline edge')}")
+def _seeded_faults(target):
+    reason = target.cannot.get("seeded_faults")
+    if reason:
+        pytest.skip(f"not verifiable on the {target.name} target: {reason}")
 
 
 @given("the Cloudflare zone of the target", target_fixture="zone")
@@ -23,7 +25,7 @@ def zone(target):
 
 @given(parsers.parse('the Cloudflare zone of the target with the seeded fault "{fault}"'), target_fixture="zone")
 def zone_with_fault(target, fault, request):
-    _offline_edge(target)
+    _seeded_faults(target)
     zone_cm = faults.fresh_zone(target)  # a zone of its own: the shared one stays intact
     fresh = zone_cm.__enter__()
     request.addfinalizer(lambda: zone_cm.__exit__(None, None, None))
@@ -56,10 +58,11 @@ def resolution_property(zone, check):
     try:
         every_answer_leads_to_lb()
         result = passed("every answer of every generated query sequence leads to the load balancer",
-                        ">= 100 sequences", f"{len(seen)} sequences, {sum(seen)} queries", gaps=gaps)
+                        ">= 100 sequences", f"{len(seen)} sequences, {sum(seen)} queries", gaps=gaps,
+                        grade=zone.grade("dns"))
     except AssertionError as exc:
         result = failed("every answer of every generated query sequence leads to the load balancer",
-                        lb, str(exc).splitlines()[0], gaps=gaps)
+                        lb, str(exc).splitlines()[0], gaps=gaps, grade=zone.grade("dns"))
     check(result)
     check(passed("hypothesis ran enough examples", ">= 100", str(len(seen))) if len(seen) >= 100
           else failed("hypothesis ran enough examples", ">= 100", str(len(seen))))
@@ -92,7 +95,7 @@ def cloudflare_settings(zone, mode, check):
 
 @given(parsers.parse('the TLS endpoint of "{domain}" with the seeded fault "{fault}"'), target_fixture="endpoint")
 def tls_fault_endpoint(target, domain, fault):
-    _offline_edge(target)
+    _seeded_faults(target)
     return faults.tls_fault_target(target, domain, fault)
 
 

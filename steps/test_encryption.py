@@ -64,7 +64,8 @@ _keys = st.from_regex(r"[A-Za-z0-9_.-]{1,40}", fullmatch=True).filter(lambda k: 
 _data = st.dictionaries(_keys, st.binary(min_size=0, max_size=256), min_size=1, max_size=5)
 
 
-@then("for at least 100 generated secrets the raw etcd value is ciphertext and only authorised service accounts can read it")
+@then("for at least 100 generated secrets the raw etcd value is ciphertext "
+      "and only authorised service accounts can read it")
 def _property(target, scratch_ns, check):
     reader = access.grant_secret_reader(target, scratch_ns, "app-reader")
     intruder = access.create_service_account(target, scratch_ns, "intruder")
@@ -93,7 +94,8 @@ def _property(target, scratch_ns, check):
         example()
     except AssertionError as exc:
         check(failed("P8 over generated secrets", "every secret ciphertext at rest and readable only by app-reader",
-                     f"counterexample after {len(seen)} examples", evidence=[*getattr(exc, "__notes__", []), *str(exc).splitlines()[:20]]))
+                     f"counterexample after {len(seen)} examples",
+                     evidence=[*getattr(exc, "__notes__", []), *str(exc).splitlines()[:20]]))
     check(passed("P8 over generated secrets", f">= 100 secrets ciphertext, read only by {reader}",
                  f"{len(seen)} secrets: all ciphertext; {intruder} and {default} got 403")
           if len(seen) >= 100 else

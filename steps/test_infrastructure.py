@@ -1,8 +1,13 @@
 """Steps of features/infrastructure.feature."""
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from harness.faults import aws as faults
 from provision import config
-from provision.aws import faults, inventory, probes, stacks, templates
+from provision.aws import audit, inventory, live_checks, stack_checks, stacks, template_checks
+from provision.aws import gaps as target_gaps
+from provision.aws.cfn import load, parameters
+from provision.aws.cfn.lint import cfn_lint
+from provision.config import Environment
 from provision.findings import caught
 from provision.report.results import commit_sha
 
@@ -14,14 +19,14 @@ from provision.cli import progress as _say  # noqa: E402
 
 @given(parsers.parse('the CloudFormation templates with the seeded fault "{fault}"'), target_fixture="env")
 def seeded_templates(tmp_path, fault):
-    return stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
+    return Environment.named("dev", template_dir=faults.seeded_templates(fault, tmp_path))
 
 
 @when("the stacks are applied again", target_fixture="second")
 def apply_again(target, env):
-    before = stacks.snapshot(target, env)
+    before = stack_checks.snapshot(target, env)
     results = stacks.up(target, env, _say)
-    return before, stacks.snapshot(target, env), results
+    return before, stack_checks.snapshot(target, env), results
 
 
 @when("the stacks are torn down and applied again", target_fixture="recreated")
@@ -34,33 +39,33 @@ def recreate(target, env):
 
 @then("every stack is in a COMPLETE state")
 def complete(target, env, check):
-    check(stacks.stacks_complete(target, env))
+    check(stack_checks.stacks_complete(target, env))
 
 
 @then("every template passes cfn-lint")
 def lint(env, check):
-    check(templates.cfn_lint([templates.path(s, env.template_dir) for s in env.stacks()]))
+    check(cfn_lint([load.path(s, env.template_dir) for s in load.stacks(env.template_dir)]))
 
 
 @then(parsers.parse('the template check fails naming "{evidence}"'))
-def template_check_fails(env, record, check, evidence):
-    check(caught(record(probes.template_check(env)), evidence, case_sensitive=True))
+def template_check_fails(target, env, record, check, evidence):
+    check(caught(record(template_checks.template_check(env, target)), evidence, case_sensitive=True))
 
 
 @then("the second apply reports no changes and makes no write")
 def no_write(second, check):
     before, after, results = second
-    check(stacks.unchanged(before, after, results))
+    check(stack_checks.unchanged(before, after, results))
 
 
 @then("an audit record names who applied which change set with what result")
 def audit_record(applied, env, check):
-    check(stacks.audit_trail(env, [r.change_set for r in applied if r.change_set]))
+    check(audit.audit_trail(env, [r.change_set for r in applied if r.change_set]))
 
 
 @then("every stack carries the commit SHA tag")
 def commit_tag(target, env, check):
-    check(stacks.commit_tags(target, env, commit_sha()))
+    check(stack_checks.commit_tags(target, env, commit_sha()))
 
 
 @then("the inventory is equivalent to the first one")
@@ -70,42 +75,44 @@ def equivalent(recreated, check):
 
 @then("the node group uses only subnets without a route to an internet gateway")
 def private_nodes(target, env, check):
-    check(probes.node_subnets_live(target, env))
+    check(live_checks.node_subnets_live(target, env))
 
 
 @then(parsers.parse('the node group is of type "{itype}" with {nodes:d} nodes'))
 def node_group(target, env, check, itype, nodes):
-    check(probes.node_group_live(target, env, itype, nodes))
+    check(live_checks.node_group_live(target, env, itype, nodes))
 
 
 @then("the node group can scale between its minimum and maximum")
 def scales(env, check):
-    check(probes.node_group_scales(probes.rendered(env, "eks")))
+    check(template_checks.node_group_scales(parameters.rendered("eks", env)))
 
 
 @then("the cluster autoscaler is deployed with scale-down enabled")
 def autoscaler(check):
-    check(probes.autoscaler_scale_down(config.ROOT / "manifests" / "cluster" / "base" / "cluster-autoscaler.yaml"))
+    manifest = config.ROOT / "manifests" / "cluster" / "base" / "cluster-autoscaler.yaml"
+    check(template_checks.autoscaler_scale_down(manifest))
 
 
 @then("the EKS cluster encrypts secrets with a KMS key that has rotation on")
 def kms(target, env, check):
     stacks.ensure_applied(target, env, _say)
-    check(probes.kms_live(target, env))
+    check(live_checks.kms_live(target, env))
 
 
 @then("the ServiceAccounts of the manifests name their own IRSA roles")
 def irsa_annotations(env, check):
-    from provision.kube import manifests
+    from provision.kube import irsa, render
 
-    check(manifests.check_irsa_annotations(manifests.render(env.name) + manifests.render_cluster(env.name), env.name))
+    check(irsa.check_irsa_annotations(render.render(env.name) + render.render_cluster(env.name), env.name))
 
 
 @then("each IRSA role trusts only its own service account through the cluster's OIDC provider")
-def irsa(env, check):
-    check(probes.irsa_trust(probes.rendered(env, "irsa"), config.settings()["kubernetes"]["namespace"]))
+def irsa(target, env, check):
+    check(template_checks.irsa_trust(parameters.rendered("irsa", env), target.namespace,
+                                     target_gaps.named(target, "AWS::IAM::OIDCProvider")))
 
 
 @then("the cluster authenticates with IAM access entries and has no open public endpoint")
 def access(target, env, check):
-    check(probes.access_live(target, env))
+    check(live_checks.access_live(target, env))

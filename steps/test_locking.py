@@ -7,10 +7,11 @@ from hypothesis import strategies as st
 from pytest_bdd import given as bdd_given
 from pytest_bdd import parsers, scenarios, then, when
 
+from harness import kube as testing
 from harness.plugin import collectors_key
 from provision import errors
 from provision.findings import Finding
-from provision.kube import lock, testing
+from provision.kube import lock
 
 scenarios("locking.feature")
 
@@ -128,7 +129,7 @@ def p10_property(target, namespace, check):
             t.join()
         assert not errs, errs
         held.sort()
-        for (s0, e0, _), (s1, _, _) in zip(held, held[1:]):
+        for (_, e0, _), (s1, _, _) in zip(held, held[1:], strict=False):
             assert e0 <= s1, held
         assert len(held) + len(refused) == len(plan)
         n["acquisitions"] += len(held)

@@ -2,19 +2,20 @@
 from pytest_bdd import given, parsers, scenarios, then
 
 from provision import config
-from provision.kube import manifests
+from provision.findings import caught
+from provision.kube import checks, render, schema, secret_scan
 
 scenarios("manifests.feature")
 
 
 @given(parsers.parse("the {env} overlay rendered with kustomize as if it were {other}"))
 def swapped(env, other, rendered):
-    rendered[other] = manifests.render(env)
+    rendered[other] = render.render(env)
 
 
 @given("the repository's tracked files", target_fixture="repo")
 def tracked_files():
-    return {"root": config.ROOT, "files": manifests.repository_files(config.ROOT)}
+    return {"root": config.ROOT, "files": secret_scan.repository_files(config.ROOT)}
 
 
 @given(parsers.parse('a seeded tracked file holding a Secret "{name}" with stringData'), target_fixture="repo")
@@ -27,65 +28,65 @@ def seeded_secret_file(name, repo, tmp_path):
 
 @then("every object validates against the schema of the pinned Kubernetes version")
 def schema_valid(objects, check):
-    check(manifests.check_schema(objects))
+    check(schema.check_schema(objects))
 
 
 @then("the workloads web-app, api-backend and postgres are defined")
 def workloads_defined(objects, check):
-    check(manifests.check_workloads_defined(objects))
+    check(checks.check_workloads_defined(objects))
 
 
 @then("no object uses an AWS-only kind where Kubernetes has a standard")
 def portable(objects, check):
-    check(manifests.check_portable(objects))
+    check(checks.check_portable(objects))
 
 
 @then("the rendered manifests pass every static check")
 def static_ok(objects, check):
-    check(manifests.check_static(objects))
+    check(checks.check_static(objects))
 
 
 @then("every container declares cpu and memory requests and limits")
 def limits(objects, check):
-    check(manifests.check_resources(objects))
+    check(checks.check_resources(objects))
 
 
 @then(parsers.parse('the manifest check fails naming "{evidence}"'))
 def static_fails(objects, evidence, check, record):
-    check(manifests.expect_failure(record(manifests.check_static(objects)), evidence))
+    check(caught(record(checks.check_static(objects)), evidence))
 
 
 @then("every app container image comes from the Docker Hub repositories of the settings")
 def image_sources(objects, check):
-    check(manifests.check_image_sources(objects))
+    check(checks.check_image_sources(objects))
 
 
 @then("dev has fewer replicas and smaller resources than prod")
 def dev_smaller(rendered, check):
-    check(manifests.check_dev_smaller(rendered["dev"], rendered["prod"]))
+    check(checks.check_dev_smaller(rendered["dev"], rendered["prod"]))
 
 
 @then("prod has a PodDisruptionBudget and a HorizontalPodAutoscaler for every serving workload")
 def prod_ha(rendered, check):
-    check(manifests.check_prod_ha(rendered["prod"]))
+    check(checks.check_prod_ha(rendered["prod"]))
 
 
 @then(parsers.parse('the size check fails naming "{evidence}"'))
 def size_fails(rendered, evidence, check, record):
-    check(manifests.expect_failure(record(manifests.check_dev_smaller(rendered["dev"], rendered["prod"])), evidence))
+    check(caught(record(checks.check_dev_smaller(rendered["dev"], rendered["prod"])), evidence))
 
 
 @then("no tracked file holds a secret value for app-secrets")
 def no_secrets(repo, check):
-    check(manifests.check_no_secrets_in_files(repo["root"], repo["files"]))
+    check(secret_scan.check_no_secrets_in_files(repo["root"], repo["files"]))
 
 
 @then(parsers.parse('the secret scan fails naming "{evidence}"'))
 def scan_fails(repo, evidence, check, record):
-    check(manifests.expect_failure(record(manifests.check_no_secrets_in_files(repo["root"], repo["files"])), evidence))
+    check(caught(record(secret_scan.check_no_secrets_in_files(repo["root"], repo["files"])), evidence))
 
 
 @then("the workloads read app-secrets through secretKeyRef or envFrom")
 def secret_refs(check):
     for env in config.environments():
-        check(manifests.check_secret_refs(manifests.render(env)))
+        check(checks.check_secret_refs(render.render(env)))

@@ -7,8 +7,13 @@ from hypothesis import strategies as st
 from pytest_bdd import given as step_given
 from pytest_bdd import parsers, scenarios, then, when
 
+from harness import oidc_runs
+from harness.faults import aws as faults
 from provision import config, errors
-from provision.aws import iam_template, oidc
+from provision.aws import gaps as target_gaps
+from provision.aws import sts, trust_checks
+from provision.aws.cfn import load
+from provision.config import Environment
 from provision.local import oidc as local_oidc
 
 scenarios("oidc.feature")
@@ -17,19 +22,19 @@ scenarios("oidc.feature")
 @step_given("the OIDC issuer of the target", target_fixture="issuer")
 def _issuer(target):
     try:
-        return oidc.issuer(target)
+        return oidc_runs.issuer(target)
     except errors.TargetUnavailable as exc:
         pytest.skip(f"not verifiable on the {target.name} target: {exc}")
 
 
 @step_given(parsers.parse("the deploy role of the {env} environment"), target_fixture="role")
 def _role(target, env):
-    return oidc.role_arn(target, env, "DeployRole")
+    return sts.role_arn(target, Environment.named(env), "DeployRole")
 
 
 @when(parsers.parse('a workflow run on "{ref}" of the repository asks for credentials'), target_fixture="exchange")
 def _run_on(target, issuer, role, ref):
-    return oidc.request_credentials(target, role, oidc.workflow_token(issuer, ref))
+    return sts.request_credentials(target, role, oidc_runs.workflow_token(issuer, ref))
 
 
 @when(parsers.parse('a workflow run with {claim} set to "{value}" asks for credentials'), target_fixture="exchange")
@@ -37,12 +42,12 @@ def _run_with(target, issuer, role, claim, value):
     if issuer.local is None:
         pytest.skip(f"not verifiable on the {target.name} target: a real issuer signs only the run's own claims")
     token = local_oidc.mint_variant(issuer.local, local_oidc.run_claims(issuer.url), claim, value)
-    return oidc.request_credentials(target, role, token)
+    return sts.request_credentials(target, role, token)
 
 
 @when(parsers.parse('two workflow runs on "{ref}" of the repository ask for credentials'), target_fixture="exchanges")
 def _two_runs(target, issuer, role, ref):
-    return [oidc.request_credentials(target, role, oidc.workflow_token(issuer, ref)) for _ in range(2)]
+    return [sts.request_credentials(target, role, oidc_runs.workflow_token(issuer, ref)) for _ in range(2)]
 
 
 @then("STS returns temporary credentials")
@@ -52,45 +57,46 @@ def _returns(exchange, check):
 
 @then(parsers.parse("the credentials expire within {seconds:d} seconds"))
 def _expire(exchange, check, seconds):
-    check(oidc.check_expiry(exchange.credentials, seconds))
+    check(sts.check_expiry(exchange.credentials, seconds))
 
 
 @then("the token exchange is refused")
 def _is_refused(exchange, check):
-    check(oidc.refused(exchange))
+    check(sts.refused(exchange))
 
 
 @then("the two runs hold different access key ids")
 def _distinct(exchanges, check):
     for ex in exchanges:
         check(ex.finding)
-    check(oidc.check_distinct(exchanges[0].credentials, exchanges[1].credentials))
+    check(sts.check_distinct(exchanges[0].credentials, exchanges[1].credentials))
 
 
 @step_given("the IAM templates as committed", target_fixture="iam_yaml")
 def _committed():
-    return iam_template.TEMPLATE
+    return load.IAM_TEMPLATE
 
 
 @step_given(parsers.parse('the IAM templates with the seeded fault "{fault}"'), target_fixture="iam_yaml")
 def _seeded(tmp_path, fault):
-    return iam_template.seeded_copy(fault, tmp_path)
+    return faults.seeded_iam_copy(fault, tmp_path)
 
 
 @then("no policy grants a wildcard action on a wildcard resource")
-def _no_admin(iam_yaml, check):
-    check(oidc.check_no_admin(iam_yaml))
+def _no_admin(target, iam_yaml, check):
+    check(trust_checks.check_no_admin(iam_yaml, gaps=target_gaps.named(target, "iam-simulation")))
 
 
 @then("the deploy role's trust policy admits only the main branch subject")
 def _trust_main_only(iam_yaml, check):
-    check(oidc.check_trust(iam_yaml, role="DeployRole", subject_key="deploy_subject"))
-    check(oidc.check_trust(iam_yaml, role="VerifyRole", subject_key="verify_subject"))
+    check(trust_checks.check_trust(iam_yaml, role="DeployRole", subject_key="deploy_subject"))
+    check(trust_checks.check_trust(iam_yaml, role="VerifyRole", subject_key="verify_subject"))
 
 
 @then(parsers.parse('the IAM check fails naming "{evidence}"'))
-def _caught(iam_yaml, record, check, evidence):
-    check(oidc.caught(record(oidc.check_template(iam_yaml)), evidence))
+def _caught(target, iam_yaml, record, check, evidence):
+    gaps = target_gaps.named(target, "iam-simulation")
+    check(trust_checks.caught(record(trust_checks.check_template(iam_yaml, gaps=gaps)), evidence))
 
 
 # ---- property P1: generated runs; the oracle is "an unmodified run on main".
@@ -123,7 +129,8 @@ def workflow_runs(draw):
     elif kind == "environment":
         over["environment"] = draw(st.sampled_from(["dev", "prod", "production", "main"]))
     elif kind == "audience":
-        over["audience"] = draw(st.sampled_from(["sts.example.com", "https://github.com/cloudtolocalllm", "STS.AMAZONAWS.COM", ""]))
+        over["audience"] = draw(st.sampled_from(["sts.example.com", "https://github.com/cloudtolocalllm",
+                                                 "STS.AMAZONAWS.COM", ""]))
     elif kind == "issuer":
         fault = ("iss", draw(st.sampled_from(["https://evil.example.com", f"https://{config.settings()['github']['oidc_issuer']}"])))
     else:
@@ -146,8 +153,8 @@ def _property(target, issuer, role, check, n, seconds):
         claims = local_oidc.run_claims(issuer.url, ref, **over)
         token = (local_oidc.mint_variant(issuer.local, claims, *fault) if fault
                  else local_oidc.mint(issuer.local, claims))
-        ex = oidc.request_credentials(target, role, token)
-        verdict = oidc.judge_run(ex, allowed, seconds)
+        ex = sts.request_credentials(target, role, token)
+        verdict = oidc_runs.judge_run(ex, allowed, seconds)
         seen.append((allowed, verdict))
         assert verdict.ok, verdict.line()
 
@@ -155,4 +162,4 @@ def _property(target, issuer, role, check, n, seconds):
         prop()
     except AssertionError as exc:
         failures.append(str(exc).splitlines()[0])
-    check(oidc.property_result(seen, failures, n))
+    check(oidc_runs.property_result(target, seen, failures, n))

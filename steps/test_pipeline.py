@@ -1,8 +1,10 @@
 """Steps of features/pipeline.feature: static checks of .github/workflows (provision.ci)."""
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from provision.ci import lint
-from provision.ci import workflows as wfs
+from harness.faults import workflows as workflow_faults
+from provision.ci import deploy_checks, lint, live_checks
+from provision.ci import workflow_checks as checks
+from provision.ci import workflow_model as model
 
 scenarios("pipeline.feature")
 
@@ -17,58 +19,58 @@ TYPES = {"Quoted": _quoted}
 
 @given(parsers.parse('the workflow "{name:Quoted}"', extra_types=TYPES), target_fixture="workflow")
 def the_workflow(name):
-    return wfs.workflow(name)
+    return model.workflow(name)
 
 
 @given(parsers.parse('the workflow "{name:Quoted}" with the seeded fault "{fault:Quoted}"', extra_types=TYPES),
        target_fixture="seeded")
 def seeded_workflow(name, fault, tmp_path):
-    return lint.seed(fault, tmp_path, name)
+    return workflow_faults.seed(fault, tmp_path, name)
 
 
 @given("the committed workflows", target_fixture="workflow_paths")
 def committed_workflows():
-    return [wf.path for wf in wfs.committed()]
+    return [wf.path for wf in model.committed()]
 
 
 @then("it requests id-token write and contents read only")
 def oidc_permissions(workflow, check):
-    check(wfs.permissions_exact(workflow, "deploy"))
+    check(checks.permissions_exact(workflow, "deploy"))
 
 
 @then("it configures AWS credentials from the deploy role through OIDC")
 def oidc_role(workflow, check):
-    check(wfs.oidc_credentials(workflow, "deploy", wfs.DEPLOY_ROLE_VAR))
+    check(checks.oidc_credentials(workflow, "deploy", checks.DEPLOY_ROLE_VAR))
 
 
 @then("no workflow holds or prints an AWS access key")
 def no_keys(check):
-    check(wfs.static_aws_keys(wfs.committed()))
+    check(checks.static_aws_keys(model.committed()))
 
 
 @then("it runs on pushes to main and on dispatch with an environment of settings.yaml")
 def triggers(workflow, check):
-    check(wfs.deploy_triggers(workflow))
+    check(deploy_checks.deploy_triggers(workflow))
 
 
 @then("it builds and pushes the web and api images tagged with github.sha")
 def image_tags(workflow, check):
-    check(wfs.image_tags(workflow))
+    check(deploy_checks.image_tags(workflow))
 
 
 @then("it deploys with the same CLI command the suite tests, with github.sha as the image tag")
 def deploy_command(workflow, check):
-    check(wfs.deploy_command(workflow))
+    check(deploy_checks.deploy_command(workflow))
 
 
 @then("its deploy job has a concurrency group per cluster with cancel-in-progress false")
 def concurrency(workflow, check):
-    check(wfs.concurrency_per_cluster(workflow))
+    check(deploy_checks.concurrency_per_cluster(workflow))
 
 
 @then("it writes the outcome to the job summary and alerts the developer on failure")
 def summary(workflow, check):
-    check(wfs.summary_and_alert(workflow))
+    check(deploy_checks.summary_and_alert(workflow))
 
 
 @then(parsers.parse('the workflow check fails naming "{evidence}"'))
@@ -88,26 +90,26 @@ def zizmor_clean(workflow_paths, check):
 
 @then("every workflow follows the repository's own rules")
 def own_rules(workflow_paths, check):
-    check(wfs.merge("own rules of every committed workflow",
-                    [f for p in workflow_paths for f in lint.own_checks(wfs.load(p))]))
+    check(checks.merge("own rules of every committed workflow",
+                    [f for p in workflow_paths for f in lint.own_checks(model.load(p))]))
 
 
 @then("it runs pytest on the live target with the live marker")
 def live_run(workflow, check):
-    check(wfs.live_run(workflow))
+    check(live_checks.live_run(workflow))
 
 
 @then("it uploads the reports directory and writes the sign-off summary")
 def live_publish(workflow, check):
-    check(wfs.live_publish(workflow))
+    check(live_checks.live_publish(workflow))
 
 
 @given(parsers.parse('the workflow "{name:Quoted}" with its image tag replaced by "{tag:Quoted}"', extra_types=TYPES),
        target_fixture="workflow")
 def workflow_with_tag(name, tag):
-    wf = wfs.workflow(name)
+    wf = model.workflow(name)
     text = wf.path.read_text().replace("IMAGE_TAG: ${{ github.sha }}", f"IMAGE_TAG: {tag}")
-    return wfs.parse(text, name)
+    return model.parse(text, name)
 
 
 @when("its deploy job's provision steps run as written for a push of a new commit", target_fixture="job_run")
@@ -123,7 +125,7 @@ def job_runs(workflow, target):
     # What an operator did once for this cluster (docs/deployment-guide.md): its identity,
     # the secret source; offline also the volume no storage driver would provide.
     identity.bootstrap(target, env["cluster_name"])
-    objs = render.prepare(render.render(target, render.overlay_dir(env)), sha, target.namespace)
+    objs = render.prepare(render.render(env["name"]), sha, target.namespace)
     app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
     volumes.prebind(target, objs)
     runs, others = offline_run.run_job(workflow, "deploy", {**target.env(), "GITHUB_RUN_ID": "4242"},
@@ -140,7 +142,7 @@ def every_step_ok(job_run, check):
 
 @then("the cluster runs that commit's images")
 def cluster_runs_sha(job_run, target, check):
-    from provision.kube import testing
+    from harness import kube as testing
 
     check(testing.runs_images(target, target.namespace, job_run["sha"]))
 

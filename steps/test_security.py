@@ -2,20 +2,21 @@
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from provision.kube import manifests, netpol, rbac
+from provision.findings import caught
+from provision.kube import netpol, rbac, render
 
 scenarios("security.feature")
 
 
 def _rows(datatable):
     head, *rows = datatable
-    return [dict(zip(head, r)) for r in rows]
+    return [dict(zip(head, r, strict=False)) for r in rows]
 
 
 @then("the computed reachability between workloads is exactly the allowed set")
 def reachability(objects, datatable, check):
     expected = {(r["from"], r["to"], int(r["port"])) for r in _rows(datatable)}
-    actual = netpol.workload_reachability(objects, manifests.render_cluster("dev"))
+    actual = netpol.workload_reachability(objects, render.render_cluster("dev"))
     check(netpol.check_reachability(actual, expected))
 
 
@@ -31,8 +32,8 @@ def egress(objects, datatable, check):
 def reachability_fails(objects, evidence, check, record):
     expected = {("ingress", "web-app", 8080), ("ingress", "api-backend", 8080),
                 ("web-app", "api-backend", 8080), ("api-backend", "postgres", 5432)}
-    actual = netpol.workload_reachability(objects, manifests.render_cluster("dev"))
-    check(manifests.expect_failure(record(netpol.check_reachability(actual, expected)), evidence))
+    actual = netpol.workload_reachability(objects, render.render_cluster("dev"))
+    check(caught(record(netpol.check_reachability(actual, expected)), evidence))
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def fresh_namespace(target):
 
 @given("the app is deployed to a fresh namespace", target_fixture="deployed")
 def deployed(target, fresh_namespace, check):
-    result = rbac.apply_app(target, fresh_namespace, manifests.render("dev"))
+    result = rbac.apply_app(target, fresh_namespace, render.render("dev"))
     check(result)
     return fresh_namespace
 
@@ -65,7 +66,7 @@ def rbac_fails(target, deployed, evidence, check, record):
                                    {"serviceaccount": "default"},
                                    {"serviceaccount": "api-backend", "verbs": "get,watch",
                                     "resource": "configmaps", "name": "app-config"}])
-    check(manifests.expect_failure(record(rbac.check_matrix(target, deployed, allowed)), evidence))
+    check(caught(record(rbac.check_matrix(target, deployed, allowed)), evidence))
 
 
 @when("it is applied to a fresh namespace", target_fixture="applied")
@@ -75,4 +76,4 @@ def applied(target, fresh_namespace, objects):
 
 @then(parsers.parse('the apply check fails naming "{evidence}"'))
 def apply_fails(applied, evidence, check, record):
-    check(manifests.expect_failure(record(applied), evidence))
+    check(caught(record(applied), evidence))

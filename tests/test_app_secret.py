@@ -3,13 +3,13 @@ import base64
 
 import pytest
 
-from provision.kube import app_secret, manifests
+from provision.kube import app_secret, render
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
 
 def test_required_keys_are_the_secret_key_refs_of_the_workloads():
-    keys = app_secret.required_keys(manifests.render("dev"))
+    keys = app_secret.required_keys(render.render("dev"))
     assert keys == ["auth0-client-id", "auth0-client-secret", "auth0-domain", "jwt-secret", "postgres-password"]
 
 

@@ -12,22 +12,24 @@ import botocore.config
 import pytest
 
 from provision import config, errors
-from provision.aws import probes, stacks, templates
+from provision.aws import audit, live_checks, stack_api, stacks
+from provision.aws.cfn import load, parameters
+from provision.config import Environment
 
 pytestmark = [pytest.mark.offline]
 
 
 def _fresh(target, template_dir=None):
-    return stacks.resolve_env("dev", suffix=uuid.uuid4().hex[:8], template_dir=template_dir)
+    return Environment.named("dev", suffix=uuid.uuid4().hex[:8], template_dir=template_dir)
 
 
 def _existing(target, env):
-    return {n for n, s in stacks.status(target, env).items() if s is not None}
+    return {n for n, s in stack_api.status(target, env).items() if s is not None}
 
 
 def _copy(tmp_path):
     d = tmp_path / "cloudformation"
-    shutil.copytree(templates.TEMPLATE_DIR, d)
+    shutil.copytree(load.TEMPLATE_DIR, d)
     return d
 
 
@@ -48,7 +50,7 @@ def test_missing_parameter_changes_nothing(target, tmp_path):
     env = _fresh(target, d)
     with pytest.raises(errors.BadInput) as exc:
         stacks.up(target, env, lambda m: None)
-    assert str(exc.value) == templates.MISSING_PARAMETER.format(stack="monitoring", name="PagerKey", env="dev")
+    assert str(exc.value) == parameters.MISSING_PARAMETER.format(stack="monitoring", name="PagerKey", env="dev")
     assert _existing(target, env) == set()
 
 
@@ -65,8 +67,9 @@ def test_failed_change_set_says_what_failed_and_what_to_do(target, tmp_path):
         stacks.up(target, env, lambda m: None)
     msg = str(exc.value)
     assert msg.startswith(f"stack {env.stack_name('network')}: change set ctl-")
-    assert "Ghost" in msg and "provision up --env dev" in msg and exc.value.exit_code == errors.EXIT_FAILED
-    assert [r["result"] for r in stacks.audit_records() if r["stack"] == env.stack_name("network")][-1].startswith("failed")
+    assert "Ghost" in msg and "provision stacks up --env dev" in msg and exc.value.exit_code == errors.EXIT_FAILED
+    results = [r["result"] for r in audit.audit_records() if r["stack"] == env.stack_name("network")]
+    assert results[-1].startswith("failed")
 
 
 def test_plan_changes_nothing_and_is_readable(target):
@@ -78,10 +81,10 @@ def test_plan_changes_nothing_and_is_readable(target):
 
 
 def test_cli_unknown_env_is_one_line_exit_2(target):
-    proc = subprocess.run([sys.executable, "-m", "provision.cli", "up", "--env", "staging"], cwd=config.ROOT,
+    proc = subprocess.run([sys.executable, "-m", "provision.cli", "stacks", "up", "--env", "staging"], cwd=config.ROOT,
                           capture_output=True, text=True, env={**os.environ, **target.env()}, timeout=120)
     assert proc.returncode == errors.EXIT_USAGE
-    assert proc.stderr.strip() == "provision up: " + errors.UNKNOWN_ENV.format(env="staging", known="dev, prod")
+    assert proc.stderr.strip() == "provision stacks up: " + errors.UNKNOWN_ENV.format(env="staging", known="dev, prod")
 
 
 @pytest.mark.parametrize("amount, ok", [(300.0, True), (3000.0, False)])
@@ -100,5 +103,5 @@ def test_budget_predicate_on_motos_budgets_api(target, amount, ok):
             "Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN",
                              "Threshold": 80, "ThresholdType": "PERCENTAGE"},
             "Subscribers": [{"SubscriptionType": "SNS", "Address": topic}]}])
-    f = probes.budget_api(budgets, account, name, 300.0, topic)
+    f = live_checks.budget_api(budgets, account, name, 300.0, topic, target)
     assert f.ok is ok, f

@@ -1,49 +1,52 @@
 """Unit tests of the template reading and the pure predicates of provision.aws, on data."""
 import pytest
 
+from harness.faults import aws as faults
 from provision import errors
-from provision.aws import faults, inventory, probes, stacks, templates
+from provision.aws import inventory, live_checks, monitoring_checks, stack_checks, stacks, template_checks
+from provision.aws.cfn import load, parameters
+from provision.config import Environment
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
 
 def test_committed_templates_pass_every_static_check():
-    f = probes.template_check(stacks.resolve_env("dev"))
+    f = template_checks.template_check(Environment.named("dev"))
     assert f.ok, f.evidence
-    assert probes.monitoring_check(stacks.resolve_env("prod")).ok
+    assert monitoring_checks.monitoring_check(Environment.named("prod")).ok
 
 
 @pytest.mark.parametrize("fault", sorted(faults.TEMPLATE_FAULTS))
 def test_every_seeded_template_fault_turns_a_static_check_red(tmp_path, fault):
-    env = stacks.resolve_env("dev", template_dir=faults.seeded_templates(fault, tmp_path))
-    assert not probes.template_check(env).ok or not probes.monitoring_check(env).ok
+    env = Environment.named("dev", template_dir=faults.seeded_templates(fault, tmp_path))
+    assert not template_checks.template_check(env).ok or not monitoring_checks.monitoring_check(env).ok
     # the committed file is untouched
-    assert probes.template_check(stacks.resolve_env("dev")).ok
+    assert template_checks.template_check(Environment.named("dev")).ok
 
 
 def test_unknown_environment_is_one_clear_line():
     with pytest.raises(errors.BadInput) as exc:
-        stacks.resolve_env("staging")
+        Environment.named("staging")
     assert str(exc.value) == errors.UNKNOWN_ENV.format(env="staging", known="dev, prod")
 
 
 def test_missing_parameter_names_stack_and_parameter():
     doc = {"Parameters": {"Nowhere": {"Type": "String"}}, "Resources": {}}
     with pytest.raises(errors.BadInput) as exc:
-        templates.parameters("eks", doc, stacks.resolve_env("dev").settings, {})
-    assert str(exc.value) == templates.MISSING_PARAMETER.format(stack="eks", name="Nowhere", env="dev")
+        parameters.for_template("eks", doc, Environment.named("dev"), {})
+    assert str(exc.value) == parameters.MISSING_PARAMETER.format(stack="eks", name="Nowhere", env="dev")
 
 
 def test_structure_problem_finds_a_ref_to_nothing():
     doc = {"Resources": {"A": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Ghost"}}}}}
-    assert templates.structure_problem(doc) == "Ref to undefined Ghost"
-    assert templates.structure_problem({"Resources": {"A": {"Type": "AWS::SNS::Topic"}}}) == ""
+    assert load.structure_problem(doc) == "Ref to undefined Ghost"
+    assert load.structure_problem({"Resources": {"A": {"Type": "AWS::SNS::Topic"}}}) == ""
 
 
 def test_parameters_come_from_settings():
-    env = stacks.resolve_env("prod")
-    doc = templates.load(templates.path("eks"))
-    params = templates.parameters("eks", doc, env.settings, {"PrivateSubnetIds": "subnet-a,subnet-b"})
+    env = Environment.named("prod")
+    doc = load.load(load.path("eks"))
+    params = parameters.for_template("eks", doc, env, {"PrivateSubnetIds": "subnet-a,subnet-b"})
     assert params["NodeMin"] == "3" and params["NodeInstanceType"] == "t3.medium"
     assert params["KubernetesVersion"].count(".") == 1
 
@@ -67,10 +70,10 @@ def test_route_public_on_saved_route_tables():
         {"RouteTableId": "rtb-priv", "Associations": [{"SubnetId": "subnet-priv"}],
          "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}, {"GatewayId": "local"}]},
     ]
-    assert "igw-1" in probes.route_public(tables, "subnet-pub")
-    assert probes.route_public(tables, "subnet-priv") == ""
+    assert "igw-1" in live_checks.route_public(tables, "subnet-pub")
+    assert live_checks.route_public(tables, "subnet-priv") == ""
     # an unassociated subnet uses the main table
-    assert "igw-1" in probes.route_public(tables, "subnet-x", vpc_main=tables[0])
+    assert "igw-1" in live_checks.route_public(tables, "subnet-x", vpc_main=tables[0])
 
 
 def test_inventory_differences():
@@ -84,37 +87,113 @@ def test_inventory_differences():
 
 def test_unchanged_detects_a_write_and_a_change():
     r = [stacks.StackResult("network", "n", "no changes")]
-    assert stacks.unchanged({"n": ("C", "t", 3)}, {"n": ("C", "t", 3)}, r).ok
-    assert not stacks.unchanged({"n": ("C", "t", 3)}, {"n": ("U", "t2", 5)}, r).ok
-    assert not stacks.unchanged({}, {}, [stacks.StackResult("network", "n", "updated")]).ok
+    assert stack_checks.unchanged({"n": ("C", "t", 3)}, {"n": ("C", "t", 3)}, r).ok
+    assert not stack_checks.unchanged({"n": ("C", "t", 3)}, {"n": ("U", "t2", 5)}, r).ok
+    assert not stack_checks.unchanged({}, {}, [stacks.StackResult("network", "n", "updated")]).ok
 
 
 def test_irsa_trust_refuses_a_wildcard_subject():
-    irsa = probes.rendered(stacks.resolve_env("dev"), "irsa")
+    irsa = template_checks.rendered(Environment.named("dev"), "irsa")
     role = irsa.t["Resources"]["ApiBackendRole"]["Properties"]
     role["AssumeRolePolicyDocument"] = {"Fn::Sub": [role["AssumeRolePolicyDocument"]["Fn::Sub"][0].replace(
         "StringEquals", "StringLike").replace("${AppNamespace}:${ApiServiceAccount}", "*"),
         role["AssumeRolePolicyDocument"]["Fn::Sub"][1]]}
-    f = probes.irsa_trust(irsa, "cloudtolocalllm")
+    f = template_checks.irsa_trust(irsa, "cloudtolocalllm")
     assert not f.ok and any("ApiBackendRole" in e for e in f.evidence)
 
 
 def test_autoscaler_scale_down_disabled_is_caught(tmp_path):
     m = tmp_path / "ca.yaml"
     m.write_text("kind: Deployment\nmetadata: {name: cluster-autoscaler}\nspec: {template: {spec: {containers: "
-                 "[{command: [./cluster-autoscaler, --node-group-auto-discovery=asg:tag=x, --scale-down-enabled=false]}]}}}\n")
-    assert not probes.autoscaler_scale_down(m).ok
+                 "[{command: [./cluster-autoscaler, --node-group-auto-discovery=asg:tag=x, "
+                 "--scale-down-enabled=false]}]}}}\n")
+    assert not template_checks.autoscaler_scale_down(m).ok
     m.write_text(m.read_text().replace(", --scale-down-enabled=false", ""))
-    assert probes.autoscaler_scale_down(m).ok
+    assert template_checks.autoscaler_scale_down(m).ok
 
 
 def test_access_entries_are_required_and_least_privilege():
-    eks = probes.rendered(stacks.resolve_env("dev"), "eks")
-    assert probes.access_and_endpoint(eks).ok
+    eks = template_checks.rendered(Environment.named("dev"), "eks")
+    assert template_checks.access_and_endpoint(eks).ok
     entry = eks.t["Resources"]["DeployAccessEntry"]["Properties"]
     entry["AccessPolicies"][0] = {"PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                                   "AccessScope": {"Type": "cluster"}}
-    f = probes.access_and_endpoint(eks)
+    f = template_checks.access_and_endpoint(eks)
     assert not f.ok and any("AmazonEKSClusterAdminPolicy" in e for e in f.evidence)
     del eks.t["Resources"]["VerifyAccessEntry"]
-    assert any("no access entry for the GitHub verify role" in e for e in probes.access_and_endpoint(eks).evidence)
+    evidence = template_checks.access_and_endpoint(eks).evidence
+    assert any("no access entry for the GitHub verify role" in e for e in evidence)
+
+
+# ---- the one resolver: where the two old resolvers disagreed, CloudFormation's documented behaviour
+
+ROLE_DOC = {
+    "Parameters": {"Count": {"Type": "String"}, "Name": {"Type": "String"}},
+    "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": {"Fn::Sub": "${Name}-role"}}},
+                  "Key": {"Type": "AWS::KMS::Key", "Properties": {}}},
+}
+
+
+def _resolver(strict: bool, params=None, physical=None):
+    from provision.aws.cfn.resolve import Resolver
+    return Resolver(ROLE_DOC, {"Count": "2", "Name": "app"} if params is None else params, "123456789012",
+                    "us-east-1", physical, strict=strict, source="test.yaml")
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_fn_equals_compares_values_as_cloudformation_does(strict):
+    r = _resolver(strict)
+    assert r.value({"Fn::Equals": [{"Ref": "Count"}, 2]}) is True      # a parameter is a string; the literal too
+    assert r.value({"Fn::Equals": [{"Ref": "Count"}, "3"]}) is False
+    assert r.value({"Fn::Equals": [True, "true"]}) is True
+    assert r.value({"Fn::Equals": ["", ""]}) is True
+
+
+def test_fn_select_indexes_into_a_list_and_refuses_out_of_range_when_strict():
+    from provision.aws.cfn.resolve import SELECT_OUT_OF_RANGE
+    assert _resolver(True).value({"Fn::Select": [1, ["a", "b"]]}) == "b"
+    assert _resolver(True).value({"Fn::Select": ["0", {"Fn::Split": [",", "x,y"]}]}) == "x"
+    for index in (2, -1):  # CloudFormation: the index must be 0..N-1
+        with pytest.raises(errors.BadInput) as exc:
+            _resolver(True).value({"Fn::Select": [index, ["a", "b"]]})
+        assert str(exc.value) == SELECT_OUT_OF_RANGE.format(path="test.yaml", index=index, items=["a", "b"])
+        assert _resolver(False).value({"Fn::Select": [index, ["a", "b"]]}) == f"<select {index} of ['a', 'b']>"
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_getatt_is_the_known_value_or_a_deterministic_marker(strict):
+    r = _resolver(strict)
+    assert r.value({"Fn::GetAtt": ["Role", "Arn"]}) == "arn:aws:iam::123456789012:role/app-role"
+    assert r.value({"Fn::Sub": "${Role.Arn}"}) == "arn:aws:iam::123456789012:role/app-role"
+    assert r.value({"Fn::GetAtt": ["Key", "Arn"]}) == "<Key.Arn>"
+    assert r.value({"Fn::GetAtt": ["Key", "Arn"]}) == r.value({"Fn::GetAtt": ["Key", "Arn"]})
+    known = _resolver(strict, physical={"Key.Arn": "arn:aws:kms:us-east-1:123456789012:key/k"})
+    assert known.value({"Fn::GetAtt": ["Key", "Arn"]}) == "arn:aws:kms:us-east-1:123456789012:key/k"
+
+
+def test_getatt_of_an_undefined_resource_is_refused_when_strict():
+    from provision.aws.cfn.resolve import UNKNOWN_REFERENCE
+    with pytest.raises(errors.BadInput) as exc:
+        _resolver(True).value({"Fn::GetAtt": ["Ghost", "Arn"]})
+    assert str(exc.value) == UNKNOWN_REFERENCE.format(path="test.yaml", what="a GetAtt", name="Ghost.Arn")
+    assert _resolver(False).value({"Fn::GetAtt": ["Ghost", "Arn"]}) == "<Ghost.Arn>"
+
+
+def test_a_missing_parameter_names_the_template_and_parameter_when_strict_and_stays_a_marker_otherwise():
+    from provision.aws.cfn.resolve import MISSING_VALUE
+    with pytest.raises(errors.BadInput) as exc:
+        _resolver(True, params={"Count": "2"})
+    assert str(exc.value) == MISSING_VALUE.format(path="test.yaml", name="Name")
+    lenient = _resolver(False, params={"Count": "2"})
+    assert lenient.ref("Name") == "<Name>"
+    assert lenient.value({"Fn::GetAtt": ["Role", "Arn"]}) == "<Role.Arn>"  # built from a marker: stays one
+
+
+def test_the_iam_template_missing_a_parameter_names_iam_yaml(tmp_path):
+    from provision.aws.cfn.resolve import MISSING_VALUE
+    copy = tmp_path / "iam.yaml"
+    copy.write_text(load.IAM_TEMPLATE.read_text().replace("Parameters:\n", "Parameters:\n  PagerKey:\n"
+                                                          "    Type: String\n", 1))
+    with pytest.raises(errors.BadInput) as exc:
+        parameters.iam_resolver(Environment.named("dev"), copy)
+    assert str(exc.value) == MISSING_VALUE.format(path="iam.yaml", name="PagerKey")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from harness.faults import backup as faults
 from provision import errors
-from provision.backup import faults, manifest, pgtools
+from provision.backup import manifest, pgtools
 from provision.findings import passed
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
@@ -28,6 +29,7 @@ def backup_set(tmp_path):
 def test_an_intact_backup_verifies(backup_set):
     f = manifest.verify(backup_set)
     assert f.ok and f.subject == "checksum of backup set"
+    assert f.grade == "static"  # a read of the backup's files
 
 
 @pytest.mark.parametrize("fault", list(faults.CORRUPTIONS))

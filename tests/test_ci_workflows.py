@@ -5,27 +5,29 @@ import textwrap
 
 import pytest
 
+from harness.faults import workflows as workflow_faults
 from provision import config, errors
-from provision.ci import lint, outputs
-from provision.ci import workflows as wfs
+from provision.ci import deploy_checks, lint, live_checks, outputs
+from provision.ci import workflow_checks as checks
+from provision.ci import workflow_model as model
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def wf(text: str, name: str = "x.yml") -> wfs.Workflow:
-    return wfs.parse(textwrap.dedent(text), name)
+def wf(text: str, name: str = "x.yml") -> model.Workflow:
+    return model.parse(textwrap.dedent(text), name)
 
 
-def deploy() -> wfs.Workflow:
-    return wfs.workflow(wfs.DEPLOY)
+def deploy() -> model.Workflow:
+    return model.workflow(model.DEPLOY)
 
 
-def edited(old: str, new: str, name: str = wfs.DEPLOY) -> wfs.Workflow:
-    text = (wfs.WORKFLOWS_DIR / name).read_text()
+def edited(old: str, new: str, name: str = model.DEPLOY) -> model.Workflow:
+    text = (model.WORKFLOWS_DIR / name).read_text()
     assert old in text, old
-    return wfs.parse(text.replace(old, new, 1), name)
+    return model.parse(text.replace(old, new, 1), name)
 
 
 # ---- parsing -------------------------------------------------------------------
@@ -41,13 +43,13 @@ def test_on_key_is_restored_from_yaml_true():
 ])
 def test_bad_workflow_is_one_clear_line(text, why):
     with pytest.raises(errors.BadInput) as e:
-        wfs.parse(text, "bad.yml")
+        model.parse(text, "bad.yml")
     assert str(e.value).startswith(f"workflow bad.yml: {why}") and "\n" not in str(e.value)
 
 
 def test_missing_workflow_file_is_bad_input(tmp_path):
     with pytest.raises(errors.BadInput, match=r"^workflow .*nope.yml: "):
-        wfs.workflow("nope.yml", tmp_path)
+        model.workflow("nope.yml", tmp_path)
 
 
 # ---- permissions, credentials, keys -------------------------------------------
@@ -58,19 +60,20 @@ def test_committed_deploy_workflow_passes_every_own_check():
 
 
 def test_extra_permission_on_the_deploy_job_is_red():
-    f = wfs.permissions_exact(edited("      id-token: write\n", "      id-token: write\n      packages: write\n"), "deploy")
+    w = edited("      id-token: write\n", "      id-token: write\n      packages: write\n")
+    f = checks.permissions_exact(w, "deploy")
     assert not f.ok and "packages" in f.actual
 
 
 @pytest.mark.parametrize("perms", ["write-all", "read-all"])
 def test_workflow_wide_permission_strings_are_red(perms):
     w = edited("\npermissions: {}\n", f"\npermissions: {perms}\n")
-    assert f"workflow permissions: {perms}" in wfs.least_privilege(w).evidence
+    assert f"workflow permissions: {perms}" in checks.least_privilege(w).evidence
 
 
 def test_missing_permissions_are_red():
     w = wf("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: make}]\n")
-    assert not wfs.least_privilege(w).ok
+    assert not checks.least_privilege(w).ok
 
 
 @pytest.mark.parametrize("old, new, needle", [
@@ -79,7 +82,7 @@ def test_missing_permissions_are_red():
     ("      id-token: write\n", "", "id-token"),
 ])
 def test_oidc_credentials_rules(old, new, needle):
-    f = wfs.oidc_credentials(edited(old, new), "deploy", wfs.DEPLOY_ROLE_VAR)
+    f = checks.oidc_credentials(edited(old, new), "deploy", checks.DEPLOY_ROLE_VAR)
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
@@ -93,8 +96,8 @@ EXAMPLE_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
     "        env: {AWS_SECRET_ACCESS_KEY: x}",
 ])
 def test_static_key_patterns_are_red(line):
-    w = wfs.parse("on: push\njobs: {}\n# " + line + "\n", "k.yml")
-    f = wfs.static_aws_keys([w])
+    w = model.parse("on: push\njobs: {}\n# " + line + "\n", "k.yml")
+    f = checks.static_aws_keys([w])
     assert not f.ok
     # the key itself is never repeated in the evidence
     assert all(EXAMPLE_KEY_ID not in e for e in f.evidence)
@@ -115,19 +118,19 @@ def test_unpinned_and_local_actions():
               - uses: actions/checkout@v4
               - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
         """)
-    f = wfs.pinned_actions(w)
+    f = checks.pinned_actions(w)
     assert not f.ok and len(f.evidence) == 1 and "actions/checkout@v4" in f.evidence[0]
 
 
 def test_any_expression_in_run_is_red_even_a_harmless_one():
     w = wf("on: push\njobs:\n  a:\n    steps:\n      - run: echo ${{ github.sha }}\n")
-    f = wfs.no_expressions_in_run(w)
+    f = checks.no_expressions_in_run(w)
     assert not f.ok and "template-injection risk" in f.evidence[0]
 
 
 def test_pull_request_target_is_red():
     w = wf("on: [pull_request_target]\njobs: {a: {steps: []}}\n")
-    assert "dangerous trigger pull_request_target" in wfs.no_dangerous_triggers(w).evidence
+    assert "dangerous trigger pull_request_target" in checks.no_dangerous_triggers(w).evidence
 
 
 # ---- the deploy workflow ---------------------------------------------------------
@@ -139,12 +142,12 @@ def test_pull_request_target_is_red():
     ("group: deploy-${{ inputs.environment || 'dev' }}", "group: deploy", "not keyed"),
 ])
 def test_concurrency_rules(old, new, needle):
-    f = wfs.concurrency_per_cluster(edited(old, new))
+    f = deploy_checks.concurrency_per_cluster(edited(old, new))
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
 def test_concurrency_names_the_github_queue_gap():
-    f = wfs.concurrency_per_cluster(deploy())
+    f = deploy_checks.concurrency_per_cluster(deploy())
     assert f.ok and any("one pending run" in g for g in f.gaps)
 
 
@@ -154,56 +157,77 @@ def test_concurrency_names_the_github_queue_gap():
     ("    needs: build\n", "", "does not need build"),
 ])
 def test_image_tag_rules(old, new, needle):
-    f = wfs.image_tags(edited(old, new))
+    f = deploy_checks.image_tags(edited(old, new))
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
 def test_image_tags_resolve_settings_outputs():
-    known = wfs.settings_outputs(deploy(), "build")
+    known = model.settings_outputs(deploy(), "build")
     web = config.settings()["images"]["web"]
-    assert wfs.resolve("${{ steps.settings.outputs.web_image }}:x", known) == f"{web}:x"
+    assert model.resolve("${{ steps.settings.outputs.web_image }}:x", known) == f"{web}:x"
 
 
 @pytest.mark.parametrize("old, new, needle", [
-    ("IMAGE_TAG: ${{ github.sha }}\n        run: provision", "IMAGE_TAG: latest\n        run: provision", "not ${{ github.sha }}"),
+    ("IMAGE_TAG: ${{ github.sha }}\n        run: provision", "IMAGE_TAG: latest\n        run: provision",
+     "not ${{ github.sha }}"),
     ('--image-tag "$IMAGE_TAG"', '--image-tag "$IMAGE_TAG" --no-rollback', "not of the form"),
 ])
 def test_deploy_command_rules(old, new, needle):
-    f = wfs.deploy_command(edited(old, new))
+    f = deploy_checks.deploy_command(edited(old, new))
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
+def test_deploy_command_old_spelling_is_red():
+    f = deploy_checks.deploy_command(edited("run: provision app deploy --env", "run: provision deploy --env"))
+    assert not f.ok and f.actual == "0 lines" and deploy_checks.DEPLOY_FORM in f.expected
+
+
 def _parser_with(add):
+    """A `provision` parser whose `app` noun has the verbs `add(verbs)` declares."""
     def make():
         p = argparse.ArgumentParser(prog="provision")
-        sub = p.add_subparsers(dest="command", required=True)
-        add(sub)
+        app = p.add_subparsers(dest="command", required=True).add_parser("app")
+        add(app.add_subparsers(dest="verb", required=True))
         return p
     return make
 
 
-def test_deploy_command_reports_a_gap_until_the_cli_has_deploy():
-    f = wfs.deploy_command(deploy(), make_parser=_parser_with(lambda sub: sub.add_parser("status")))
-    assert f.ok and f.gaps == (wfs.NO_DEPLOY_COMMAND.format(form=wfs.DEPLOY_FORM),)
+def test_deploy_command_is_red_when_the_cli_has_no_app_deploy():
+    f = deploy_checks.deploy_command(deploy(), make_parser=_parser_with(lambda sub: sub.add_parser("status")))
+    assert not f.ok and "the CLI rejects it" in f.evidence[0] and "invalid choice" in f.evidence[0]
+
+
+def test_deploy_command_is_red_when_the_cli_loses_a_value():
+    def add(sub):
+        d = sub.add_parser("deploy")
+        d.add_argument("--env", required=True)
+        d.add_argument("--image-tag", required=True, type=lambda v: "latest")
+    f = deploy_checks.deploy_command(deploy(), make_parser=_parser_with(add))
+    assert not f.ok and "parsed, but" in f.evidence[0] and "0" * 40 in f.evidence[0]
 
 
 def test_deploy_command_is_red_when_the_cli_rejects_it():
     def add(sub):
         d = sub.add_parser("deploy")
         d.add_argument("--environment", required=True)
-    f = wfs.deploy_command(deploy(), make_parser=_parser_with(add))
+    f = deploy_checks.deploy_command(deploy(), make_parser=_parser_with(add))
     assert not f.ok and "the CLI rejects it" in f.evidence[0]
 
 
 def test_deploy_command_parses_with_the_real_cli():
-    f = wfs.deploy_command(deploy())
-    assert f.ok, f.evidence
+    f = deploy_checks.deploy_command(deploy())
+    assert f.ok and f.grade == "static" and f.gaps == (), f.evidence
+
+
+def test_workflow_checks_are_static_evidence():
+    assert {f.grade for f in lint.own_checks(deploy())} == {"static"}
+    assert {f.grade for f in lint.own_checks(model.workflow(model.LIVE))} == {"static"}
 
 
 def test_summary_and_alert_rules():
-    assert not wfs.summary_and_alert(edited("    if: failure()\n", "")).ok
-    assert not wfs.summary_and_alert(edited("::error title=", "error title=")).ok
-    assert not wfs.summary_and_alert(edited("          OUTCOME: ${{ steps.deploy.outcome }}\n", "")).ok
+    assert not deploy_checks.summary_and_alert(edited("    if: failure()\n", "")).ok
+    assert not deploy_checks.summary_and_alert(edited("::error title=", "error title=")).ok
+    assert not deploy_checks.summary_and_alert(edited("          OUTCOME: ${{ steps.deploy.outcome }}\n", "")).ok
 
 
 # ---- the live and CI workflows ---------------------------------------------------
@@ -215,7 +239,7 @@ def test_summary_and_alert_rules():
     ("  schedule:\n", "  push:\n", "schedule"),
 ])
 def test_live_run_rules(old, new, needle):
-    f = wfs.live_run(edited(old, new, wfs.LIVE))
+    f = live_checks.live_run(edited(old, new, model.LIVE))
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
@@ -224,13 +248,13 @@ def test_live_run_rules(old, new, needle):
     ("cat reports/latest/signoff.md >>", "cat reports/latest/other.md >>", "signoff.md"),
 ])
 def test_live_publish_rules(old, new, needle):
-    f = wfs.live_publish(edited(old, new, wfs.LIVE))
+    f = live_checks.live_publish(edited(old, new, model.LIVE))
     assert not f.ok and any(needle in e for e in f.evidence), f.evidence
 
 
 def test_ci_rules():
-    assert wfs.ci_offline(wfs.workflow(wfs.CI)).ok
-    f = wfs.ci_offline(edited("        run: make test", "        run: pytest", wfs.CI))
+    assert checks.ci_offline(model.workflow(model.CI)).ok
+    f = checks.ci_offline(edited("        run: make test", "        run: pytest", model.CI))
     assert not f.ok and "make test" in f.evidence[0]
 
 
@@ -252,20 +276,20 @@ def test_outputs_unknown_env_is_one_line(capsys):
 
 
 def test_every_fault_applies_and_leaves_the_committed_file_alone(tmp_path):
-    before = (wfs.WORKFLOWS_DIR / wfs.DEPLOY).read_text()
-    for fault in lint.FAULTS:
-        out = lint.seed(fault, tmp_path / fault)
+    before = (model.WORKFLOWS_DIR / model.DEPLOY).read_text()
+    for fault in workflow_faults.FAULTS:
+        out = workflow_faults.seed(fault, tmp_path / fault)
         assert out.read_text() != before
-    assert (wfs.WORKFLOWS_DIR / wfs.DEPLOY).read_text() == before
+    assert (model.WORKFLOWS_DIR / model.DEPLOY).read_text() == before
 
 
 def test_unknown_fault_and_missing_anchor_are_bad_input(tmp_path):
     with pytest.raises(errors.BadInput, match="unknown workflow fault 'nope'"):
-        lint.seed("nope", tmp_path)
+        workflow_faults.seed("nope", tmp_path)
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / wfs.DEPLOY).write_text("on: push\njobs: {}\n")
+    (tmp_path / "src" / model.DEPLOY).write_text("on: push\njobs: {}\n")
     with pytest.raises(errors.BadInput, match="did not apply"):
-        lint.seed("write-all", tmp_path / "out", source_dir=tmp_path / "src")
+        workflow_faults.seed("write-all", tmp_path / "out", source_dir=tmp_path / "src")
 
 
 def test_tool_failure_carries_command_exit_code_and_stderr():

@@ -8,9 +8,11 @@ import uuid
 
 import pytest
 
+from provision import config
+from provision.constants import CRASHLOOP_TAG, NEVER_READY_TAG
 from provision.findings import failed, passed, wait_until
 from provision.kube import access, encryption, kubectl
-from provision.local import controlplane
+from provision.local import controlplane, kwok_nodes
 
 pytestmark = [pytest.mark.offline]
 
@@ -55,8 +57,10 @@ def test_pod_security_restricted_namespace_rejects_a_privileged_pod(target, ns):
     res = kubectl.run(target, ["-n", ns, "apply", "-f", "-"], input=json.dumps(pod), check=False)
     assert res.returncode != 0
     assert 'violates PodSecurity "restricted:latest"' in res.stderr and "privileged" in res.stderr
-    pod["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
-    pod["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    pod["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000,
+                                      "seccompProfile": {"type": "RuntimeDefault"}}
+    pod["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False,
+                                                       "capabilities": {"drop": ["ALL"]}}
     kubectl.run(target, ["-n", ns, "apply", "-f", "-"], input=json.dumps(pod))
 
 
@@ -68,8 +72,10 @@ def test_service_account_needs_a_binding_and_gets_only_what_its_role_allows(targ
     can = kubectl.run(target, ["-n", ns, "auth", "can-i", "get", "secrets", f"--as={user}"], check=False)
     assert can.stdout.strip() == "no"
     kubectl.run(target, ["-n", ns, "create", "role", "get-secrets", "--verb=get", "--resource=secrets"])
-    kubectl.run(target, ["-n", ns, "create", "rolebinding", "reader", "--role=get-secrets", f"--serviceaccount={ns}:reader"])
-    f = wait_until("RBAC to allow the reader", lambda: access.secret_readable_only_by(target, ns, "s", [user], []), 10, 0.2)
+    kubectl.run(target, ["-n", ns, "create", "rolebinding", "reader", "--role=get-secrets",
+                         f"--serviceaccount={ns}:reader"])
+    f = wait_until("RBAC to allow the reader",
+                   lambda: access.secret_readable_only_by(target, ns, "s", [user], []), 10, 0.2)
     assert f.ok
     # the Role grants get, not list or delete
     for verb in ("list", "delete"):
@@ -78,7 +84,8 @@ def test_service_account_needs_a_binding_and_gets_only_what_its_role_allows(targ
 
 
 def _rollout(target, ns, name, timeout):
-    return kubectl.run(target, ["-n", ns, "rollout", "status", f"deployment/{name}", f"--timeout={timeout}s"], check=False)
+    return kubectl.run(target, ["-n", ns, "rollout", "status", f"deployment/{name}", f"--timeout={timeout}s"],
+                       check=False)
 
 
 def test_deployment_rolls_out_keeps_history_and_a_never_ready_tag_blocks_the_rollout(target, ns):
@@ -88,7 +95,7 @@ def test_deployment_rolls_out_keeps_history_and_a_never_ready_tag_blocks_the_rol
     assert _rollout(target, ns, "web", 60).returncode == 0
     history = kubectl.run(target, ["-n", ns, "rollout", "history", "deployment/web"]).stdout
     assert [ln.split()[0] for ln in history.splitlines()[2:] if ln.strip()] == ["1", "2"]
-    kubectl.run(target, ["-n", ns, "set", "image", "deployment/web", f"app=nginx:{controlplane.NEVER_READY_TAG}0123"])
+    kubectl.run(target, ["-n", ns, "set", "image", "deployment/web", f"app=nginx:{NEVER_READY_TAG}0123"])
     blocked = _rollout(target, ns, "web", 8)
     assert blocked.returncode != 0 and "timed out" in blocked.stderr
     dep = kubectl.get_json(target, ["-n", ns, "deployment", "web"])
@@ -96,7 +103,7 @@ def test_deployment_rolls_out_keeps_history_and_a_never_ready_tag_blocks_the_rol
 
 
 def test_crashloop_tag_crash_loops_with_growing_restarts(target, ns):
-    kubectl.run(target, ["-n", ns, "apply", "-f", "-"], input=_deployment("api", f"nginx:{controlplane.CRASHLOOP_TAG}42", 1))
+    kubectl.run(target, ["-n", ns, "apply", "-f", "-"], input=_deployment("api", f"nginx:{CRASHLOOP_TAG}42", 1))
 
     def restarts():
         pods = kubectl.get_json(target, ["-n", ns, "pods", "-l", "app=api"])["items"]
@@ -106,7 +113,8 @@ def test_crashloop_tag_crash_loops_with_growing_restarts(target, ns):
         c = st[0]
         reason = (c.get("state", {}).get("waiting") or {}).get("reason")
         ok = reason == "CrashLoopBackOff" and c["restartCount"] >= 2 and not c["ready"]
-        return (passed if ok else failed)("crash loop", "CrashLoopBackOff, restartCount >= 2", f"{reason}, {c['restartCount']}")
+        return (passed if ok else failed)("crash loop", "CrashLoopBackOff, restartCount >= 2",
+                                          f"{reason}, {c['restartCount']}")
 
     wait_until("the container to crash-loop", restarts, 30, 0.5)
 
@@ -129,7 +137,8 @@ def test_pod_larger_than_a_node_stays_pending_with_failed_scheduling(target, ns)
 
 
 def test_secret_is_ciphertext_in_etcd(target, ns):
-    kubectl.run(target, ["-n", ns, "create", "secret", "generic", "db", "--from-literal=password=correct-horse-battery"])
+    kubectl.run(target, ["-n", ns, "create", "secret", "generic", "db",
+                         "--from-literal=password=correct-horse-battery"])
     f = encryption.secret_encrypted_at_rest(target, ns, "db", (b"correct-horse-battery",))
     assert f.ok, f.line()
     raw = encryption.raw_etcd_value(target, encryption.etcd_key("secrets", ns, "db"))
@@ -153,7 +162,7 @@ def _target_of(info):
 
 def test_nodes_look_like_the_eks_node_group(target):
     cp = target.local["controlplane"]
-    specs = controlplane.node_specs()
+    specs = kwok_nodes.node_specs(config.Environment.named("dev"))
     assert cp["nodes"] == [n["name"] for n in specs]
     nodes = {n["metadata"]["name"]: n for n in kubectl.get_json(target, ["nodes"])["items"]}
     for spec in specs:
@@ -161,4 +170,4 @@ def test_nodes_look_like_the_eks_node_group(target):
         assert labels["topology.kubernetes.io/zone"] == spec["zone"]
         assert labels["node.kubernetes.io/instance-type"] == spec["instance_type"]
         assert labels["eks.amazonaws.com/nodegroup"] == spec["nodegroup"]
-        assert nodes[spec["name"]]["status"]["allocatable"]["cpu"] == controlplane.NODE_ALLOCATABLE["cpu"]
+        assert nodes[spec["name"]]["status"]["allocatable"]["cpu"] == kwok_nodes.NODE_ALLOCATABLE["cpu"]

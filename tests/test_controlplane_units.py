@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from provision import config, errors
+from provision.constants import CRASHLOOP_TAG, NEVER_READY_TAG
 from provision.kube import encryption
-from provision.local import controlplane
+from provision.local import controlplane, kubeconfig, kwok_nodes, kwok_stages, pki
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
@@ -55,21 +56,21 @@ def test_etcd_key():
 
 
 def test_nodes_follow_the_dev_node_group():
-    env = config.environment("dev")
-    specs = controlplane.node_specs("dev")
+    env = config.Environment.named("dev")
+    specs = kwok_nodes.node_specs(env)
     assert len(specs) == env["node_desired"]
     assert {s["zone"] for s in specs} == set(config.settings()["aws"]["availability_zones"])
-    m = controlplane.node_manifest(specs[0])
+    m = kwok_nodes.node_manifest(specs[0])
     labels = m["metadata"]["labels"]
     assert labels["node.kubernetes.io/instance-type"] == env["node_instance_type"]
-    assert labels["eks.amazonaws.com/nodegroup"] == env["node_group"]
-    assert m["metadata"]["annotations"][controlplane.KWOK_MANAGED[0]] == controlplane.KWOK_MANAGED[1]
+    assert labels["eks.amazonaws.com/nodegroup"] == env.node_group
+    assert m["metadata"]["annotations"][kwok_nodes.KWOK_MANAGED[0]] == kwok_nodes.KWOK_MANAGED[1]
     assert m["status"]["allocatable"]["pods"] == "17"
-    assert controlplane.node_manifest(specs[0]) == m  # stable (providerID does not depend on hash seeds)
+    assert kwok_nodes.node_manifest(specs[0]) == m  # stable (providerID does not depend on hash seeds)
 
 
 def test_kwok_stages_cover_node_and_pod_lifecycle():
-    stages = controlplane.kwok_stages()
+    stages = kwok_stages.kwok_stages()
     kinds = {(s["spec"]["resourceRef"]["kind"], s["metadata"]["name"]) for s in stages}
     for want in [("Node", "node-initialize"), ("Node", "node-heartbeat-with-lease"), ("Pod", "pod-ready"),
                  ("Pod", "pod-faulty-start"), ("Pod", "pod-crashloop"), ("Pod", "pod-complete"), ("Pod", "pod-delete")]:
@@ -81,12 +82,12 @@ def test_kwok_stages_cover_node_and_pod_lifecycle():
             assert not tpl.startswith(" ")
     ready = next(s for s in stages if s["metadata"]["name"] == "pod-ready")
     keys = [e["key"] for e in ready["spec"]["selector"]["matchExpressions"]]
-    assert any(controlplane.NEVER_READY_TAG in k and controlplane.CRASHLOOP_TAG in k for k in keys)
+    assert any(NEVER_READY_TAG in k and CRASHLOOP_TAG in k for k in keys)
 
 
 def test_pki_identities(tmp_path):
     from cryptography import x509
-    controlplane.make_pki(tmp_path)
+    pki.make_pki(tmp_path, controlplane.SERVICE_CIDR)
     admin = x509.load_pem_x509_certificate((tmp_path / "admin.crt").read_bytes())
     assert "O=system:masters" in admin.subject.rfc4514_string()
     server = x509.load_pem_x509_certificate((tmp_path / "apiserver.crt").read_bytes())
@@ -98,10 +99,10 @@ def test_pki_identities(tmp_path):
 
 def test_encryption_config_is_private_and_fresh(tmp_path):
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    controlplane.write_encryption_config(a)
-    controlplane.write_encryption_config(b)
+    kubeconfig.write_encryption_config(a)
+    kubeconfig.write_encryption_config(b)
     assert a.stat().st_mode & 0o077 == 0
     doc = yaml.safe_load(a.read_text())
     providers = doc["resources"][0]["providers"]
-    assert list(providers[0]) == [controlplane.ENCRYPTION_PROVIDER] and "identity" in providers[-1]
+    assert list(providers[0]) == [kubeconfig.ENCRYPTION_PROVIDER] and "identity" in providers[-1]
     assert a.read_text() != b.read_text()  # a key generated at each start

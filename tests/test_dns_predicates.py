@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from provision import errors
+from provision import config, errors
 from provision.dns import commands, predicates, sync
 from provision.dns.probes import Answer, caught, judge_answer
 from provision.findings import failed, passed
@@ -138,3 +138,30 @@ def test_offline_target_not_running_is_target_unavailable(tmp_path):
     with pytest.raises(errors.TargetUnavailable) as e:
         commands.target_of(args)
     assert str(e.value) == commands.OFFLINE_NOT_RUNNING.format(dir=tmp_path)
+
+
+def test_the_offline_target_declares_its_load_balancer_and_the_gap():
+    from provision.local import edge, stack
+
+    t = stack.target({"components": {"edge": {"load_balancer_hostname": LB, "https_port": 8443}}})
+    assert sync.load_balancer(t) == (LB, (edge.GAPS[sync.LB_GAP],))
+    assert t.gap(sync.LB_GAP) == edge.GAPS[sync.LB_GAP]
+
+
+def test_a_target_fixing_the_load_balancer_without_a_gap_names_none():
+    t = config.Target(name="x", region="us-east-1", account_id="1", load_balancer_hostname=LB)
+    assert sync.load_balancer(t) == (LB, ())
+
+
+def test_seeded_dns_faults_are_refused_where_the_target_declares_it_cannot():
+    from harness.faults import dns as faults
+
+    live = config.live_target({"KUBECONFIG": "/k", "CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_ZONE_ID": "z"})
+    with pytest.raises(errors.Refused) as e:
+        with faults.fresh_zone(live):
+            pass
+    assert str(e.value) == live.cannot["seeded_faults"]
+    with pytest.raises(errors.Refused) as e:
+        faults.tls_fault_target(config.Target(name="x", region="r", account_id="1", domains=("a.b",)), "a.b",
+                                "expired")
+    assert str(e.value) == faults.OFFLINE_ONLY

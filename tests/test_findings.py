@@ -28,7 +28,8 @@ def test_red_for_another_reason_is_not_caught():
 
 
 def test_red_naming_the_fault_is_caught_and_shows_the_line():
-    f = caught(failed("manifest check", actual="1 problem", evidence=["ok probes", "FAIL web-app: no Limits"]), "limits")
+    red = failed("manifest check", actual="1 problem", evidence=["ok probes", "FAIL web-app: no Limits"])
+    f = caught(red, "limits")
     assert f.ok and "FAIL web-app: no Limits" in f.evidence
 
 

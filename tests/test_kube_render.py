@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubernetes import client as k8s
 
-from provision.kube import deploy, history, lock, render
+from provision.kube import apply, deploy, history, lock, objects, render
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 WEB, API = "cloudtolocalllm/cloudtolocalllm-web", "cloudtolocalllm/cloudtolocalllm-api"
@@ -26,8 +25,8 @@ def workload(name, image, kind="Deployment", env_from=None, volume_cm=None):
 
 def objs():
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cloudtolocalllm",
-                                                             "labels": {"kubernetes.io/metadata.name": "cloudtolocalllm"}}},
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": "cloudtolocalllm", "labels": {"kubernetes.io/metadata.name": "cloudtolocalllm"}}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config", "namespace": "cloudtolocalllm"},
          "data": {"A": "1"}},
         workload("web-app", f"{WEB}:latest"),
@@ -43,7 +42,7 @@ def objs():
     ("a/b:c", ("a/b", "c")), ("a/b", ("a/b", "")), ("reg:5000/a/b", ("reg:5000/a/b", "")),
     ("reg:5000/a/b:t", ("reg:5000/a/b", "t")), ("a/b@sha256:00", ("a/b", "@sha256:00"))])
 def test_split_image(image, expected):
-    assert render.split_image(image) == expected
+    assert objects.split_image(image) == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -82,7 +81,8 @@ def test_uses_configmap(where):
     if where == "envFrom":
         spec["containers"][0]["envFrom"] = [{"configMapRef": {"name": "app-config"}}]
     elif where == "env":
-        spec["containers"][0]["env"] = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "k"}}}]
+        spec["containers"][0]["env"] = [
+            {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "k"}}}]
     elif where == "volume":
         spec["volumes"] = [{"name": "v", "configMap": {"name": "app-config"}}]
     else:
@@ -96,12 +96,12 @@ def test_diff_ignores_bookkeeping_but_not_content():
                                                                 "managedFields": [{"time": "x"}]}, "data": {"k": "v"}}}
     same = copy.deepcopy(live["ConfigMap/t/a"])
     same["metadata"]["managedFields"] = [{"time": "y"}]
-    assert deploy.diff(live, [same]) == []
+    assert apply.diff(live, [same]) == []
     other = copy.deepcopy(same)
     other["data"]["k"] = "w"
-    assert deploy.diff(live, [other]) == ["ConfigMap/t/a"]
+    assert apply.diff(live, [other]) == ["ConfigMap/t/a"]
     new = {"kind": "Service", "metadata": {"name": "s", "namespace": "t"}}
-    assert deploy.diff(live, [new]) == ["Service/t/s"]
+    assert apply.diff(live, [new]) == ["Service/t/s"]
 
 
 @pytest.mark.parametrize("state, prev, rollback, expected", [
@@ -120,14 +120,14 @@ def test_ready_grace_from_probes():
 
 def lease(holder, renewed_ago, duration=60):
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    return k8s.V1Lease(spec=k8s.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=duration,
-                                            renew_time=now - timedelta(seconds=renewed_ago))), now
+    return {"spec": {"holderIdentity": holder, "leaseDurationSeconds": duration,
+                     "renewTime": lock.micro_time(now - timedelta(seconds=renewed_ago))}}, now
 
 
 @pytest.mark.parametrize("holder, ago, expected", [("a", 10, "held"), ("a", 61, "expired"), (None, 0, "free")])
 def test_lease_state(holder, ago, expected):
-    l, now = lease(holder, ago)
-    assert lock.state(l, now)[0] == expected
+    held, now = lease(holder, ago)
+    assert lock.state(held, now)[0] == expected
     assert lock.state(None, now)[0] == "free"
 
 
@@ -137,7 +137,21 @@ def test_default_holder():
 
 
 def test_last_good():
-    es = [{"sha": "a", "result": "succeeded"}, {"sha": "b", "result": "succeeded"}, {"sha": "c", "result": "rolled back"}]
+    es = [{"sha": "a", "result": "succeeded"}, {"sha": "b", "result": "succeeded"},
+          {"sha": "c", "result": "rolled back"}]
     assert history.last_good(es) == "b"
     assert history.last_good(es, exclude="b") == "a"
     assert history.last_good([]) is None
+
+
+def test_a_broken_overlay_is_bad_input_with_one_message(tmp_path):
+    """The one renderer: the manifest checks and the deploy fail the same way (exit 2, nothing changed)."""
+    from provision import errors
+
+    (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    with pytest.raises(errors.BadInput) as exc:
+        render.render_dir(tmp_path)
+    assert str(exc.value).startswith(render.RENDER_FAILED.format(path=tmp_path, detail="")) and exc.value.exit_code == 2
+    with pytest.raises(errors.BadInput) as again:
+        deploy.plan(None, deploy.Options(env="dev", image_tag="a" * 40, overlay=tmp_path))
+    assert str(again.value) == str(exc.value)

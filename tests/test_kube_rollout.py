@@ -79,3 +79,11 @@ def test_evaluate_seeded_faults_are_not_healthy(fault):
     else:
         snap["statefulsets"][0]["status"]["updateRevision"] = "r2"
     assert rollout.evaluate(snap, deps, stss, svcs, T0, grace=30).state != "healthy"
+
+
+@pytest.mark.parametrize("selector, owned", [
+    (None, False), ({}, False), ({"matchLabels": {}}, False), ({"matchLabels": {"app": "web"}}, True),
+    ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}, True)])
+def test_a_workload_without_a_real_selector_owns_no_pod(selector, owned):
+    """Unlike a LabelSelector in general ({} matches all), an empty workload selector owns nothing."""
+    assert rollout.owns(selector, {"app": "web"}) is owned

@@ -1,11 +1,14 @@
-"""Pure predicates of provision.kube.manifests, on generated objects and on the rendered overlays."""
+"""Pure predicates of the manifest checks (provision.kube.objects, checks, schema, secret_scan),
+on generated objects and on the rendered overlays."""
 import copy
 from decimal import Decimal
 
 import pytest
 
+from harness.faults import manifests as faults
 from provision import errors
-from provision.kube import manifests as m
+from provision.findings import caught
+from provision.kube import checks, objects, render, schema, secret_scan
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
@@ -32,19 +35,19 @@ def deployment(c=None, replicas=1, name="web-app"):
 
 @pytest.fixture(scope="module")
 def dev():
-    return m.render("dev")
+    return render.render("dev")
 
 
 @pytest.fixture(scope="module")
 def prod():
-    return m.render("prod")
+    return render.render("prod")
 
 
 def test_has_limits_names_what_is_missing():
-    assert m.has_limits(container())
+    assert checks.has_limits(container())
     c = container(resources={"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}})
-    assert m.missing_resources(c) == ["limits.cpu"]
-    assert m.missing_resources({"name": "x"}) == ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
+    assert checks.missing_resources(c) == ["limits.cpu"]
+    assert checks.missing_resources({"name": "x"}) == ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
 
 
 @pytest.mark.parametrize("image,pinned", [
@@ -52,7 +55,7 @@ def test_has_limits_names_what_is_missing():
     ("registry:5000/x", False), ("registry:5000/x:1.2", True), ("postgres:16.6-alpine", True), ("postgres", False),
 ])
 def test_image_is_pinned(image, pinned):
-    assert m.image_is_pinned(image) is pinned
+    assert objects.image_is_pinned(image) is pinned
 
 
 @pytest.mark.parametrize("image,repo", [
@@ -60,20 +63,20 @@ def test_image_is_pinned(image, pinned):
     ("postgres@sha256:" + "b" * 64, "postgres"), ("ghcr.io/x/y:1", "ghcr.io/x/y"), ("reg:5000/a:1", "reg:5000/a"),
 ])
 def test_image_repository(image, repo):
-    assert m.image_repository(image) == repo
+    assert objects.image_repository(image) == repo
 
 
 def test_runs_as_non_root_container_overrides_pod():
-    assert m.runs_as_non_root({"securityContext": {"runAsNonRoot": True}}, {"name": "c"})
-    assert not m.runs_as_non_root({"securityContext": {"runAsNonRoot": True}},
+    assert checks.runs_as_non_root({"securityContext": {"runAsNonRoot": True}}, {"name": "c"})
+    assert not checks.runs_as_non_root({"securityContext": {"runAsNonRoot": True}},
                                   {"securityContext": {"runAsNonRoot": False}})
-    assert not m.runs_as_non_root({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, {})
-    assert not m.runs_as_non_root({}, {})
+    assert not checks.runs_as_non_root({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, {})
+    assert not checks.runs_as_non_root({}, {})
 
 
 def test_restricted_violations_lists_each_missing_field():
-    assert m.restricted_violations({}, container()) == []
-    assert m.restricted_violations({}, {"name": "c"}) == [
+    assert checks.restricted_violations({}, container()) == []
+    assert checks.restricted_violations({}, {"name": "c"}) == [
         "runAsNonRoot", "allowPrivilegeEscalation", "capabilities.drop ALL", "seccompProfile"]
 
 
@@ -87,32 +90,32 @@ def test_restricted_violations_lists_each_missing_field():
     ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {}, True),
 ])
 def test_selector_matches(sel, labels, ok):
-    assert m.selector_matches(sel, labels) is ok
+    assert objects.selector_matches(sel, labels) is ok
 
 
 @pytest.mark.parametrize("q,value", [("100m", "0.1"), ("1", "1"), ("0.5", "0.5"), ("128Mi", str(128 * 2**20)),
                                      ("1Gi", str(2**30)), ("1k", "1000"), ("2M", "2000000")])
 def test_quantity(q, value):
-    assert m.quantity(q) == Decimal(value)
+    assert objects.quantity(q) == Decimal(value)
 
 
 def test_quantity_rejects_garbage():
     with pytest.raises(errors.BadInput):
-        m.quantity("lots")
+        objects.quantity("lots")
 
 
 def test_checks_fail_on_generated_faults():
-    assert m.check_resources([deployment()]).ok
-    assert not m.check_resources([deployment(container(resources={}))]).ok
-    assert not m.check_probes([deployment(container(readinessProbe=None))]).ok
-    assert m.check_probes([deployment(container(ports=None, readinessProbe=None))]).ok   # not serving
-    assert not m.check_images_pinned([deployment(container(image=f"{WEB}:latest"))]).ok
-    assert not m.check_pdbs([deployment(replicas=2)]).ok
+    assert checks.check_resources([deployment()]).ok
+    assert not checks.check_resources([deployment(container(resources={}))]).ok
+    assert not checks.check_probes([deployment(container(readinessProbe=None))]).ok
+    assert checks.check_probes([deployment(container(ports=None, readinessProbe=None))]).ok   # not serving
+    assert not checks.check_images_pinned([deployment(container(image=f"{WEB}:latest"))]).ok
+    assert not checks.check_pdbs([deployment(replicas=2)]).ok
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "ns"},
            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web-app"}}}}
-    assert m.check_pdbs([deployment(replicas=2), pdb]).ok
+    assert checks.check_pdbs([deployment(replicas=2), pdb]).ok
     eni = {"apiVersion": "crd.k8s.amazonaws.com/v1alpha1", "kind": "ENIConfig", "metadata": {"name": "x"}}
-    f = m.check_portable([eni])
+    f = checks.check_portable([eni])
     assert not f.ok and "AWS-only" in f.evidence[0]
 
 
@@ -120,56 +123,57 @@ def test_secret_refs_reject_literal_secret_values_and_secret_objects():
     settings = {"kubernetes": {"secret": "app-secrets"}}
     reader = container(env=[{"name": "JWT_SECRET",
                              "valueFrom": {"secretKeyRef": {"name": "app-secrets", "key": "jwt-secret"}}}])
-    assert m.check_secret_refs([deployment(reader)], settings).ok
+    assert checks.check_secret_refs([deployment(reader)], settings).ok
     literal = container(env=[{"name": "DB_PASSWORD", "value": "x"}])
-    assert not m.check_secret_refs([deployment(reader), deployment(literal, name="b")], settings).ok
+    assert not checks.check_secret_refs([deployment(reader), deployment(literal, name="b")], settings).ok
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-secrets"}, "stringData": {"a": "b"}}
-    assert not m.check_secret_refs([deployment(reader), secret], settings).ok
-    assert not m.check_secret_refs([deployment()], settings).ok   # nobody reads it
+    assert not checks.check_secret_refs([deployment(reader), secret], settings).ok
+    assert not checks.check_secret_refs([deployment()], settings).ok   # nobody reads it
 
 
 def test_scan_text_finds_patterns_but_not_placeholders():
     key_id = "AKIA" + "Q7" * 8
-    assert m.scan_text("a.py", f"x = '{key_id}'", "app-secrets") == ["a.py:1: looks like a AWS access key id"]
-    assert m.scan_text("a.md", "AKIA" + "IOSFODNN7EXAMPLE", "app-secrets") == []
+    assert secret_scan.scan_text("a.py", f"x = '{key_id}'", "app-secrets") == ["a.py:1: looks like a AWS access key id"]
+    assert secret_scan.scan_text("a.md", "AKIA" + "IOSFODNN7EXAMPLE", "app-secrets") == []
     pem = "-----BEGIN " + "RSA PRIVATE KEY-----"
-    assert m.scan_text("k.txt", f"\n{pem}\n", "app-secrets") == ["k.txt:2: looks like a private key"]
+    assert secret_scan.scan_text("k.txt", f"\n{pem}\n", "app-secrets") == ["k.txt:2: looks like a private key"]
     doc = "apiVersion: v1\nkind: Secret\nmetadata: {name: app-secrets}\ndata: {k: dg==}\n"
-    assert m.scan_text("s.yaml", doc, "app-secrets") == ["s.yaml: Secret app-secrets (app-secrets) holds data/stringData values"]
-    assert m.scan_text("s.yaml", doc.replace("data: {k: dg==}", "type: Opaque"), "app-secrets") == []
+    assert secret_scan.scan_text("s.yaml", doc, "app-secrets") == [
+        "s.yaml: Secret app-secrets (app-secrets) holds data/stringData values"]
+    assert secret_scan.scan_text("s.yaml", doc.replace("data: {k: dg==}", "type: Opaque"), "app-secrets") == []
 
 
 def test_secret_scan_evidence_never_shows_the_value(tmp_path):
     value = "ghp_" + "s3cr3tV4lu3" * 4
     (tmp_path / "leak.env").write_text(f"TOKEN={value}\n")
-    f = m.check_no_secrets_in_files(tmp_path, ["leak.env"], "app-secrets")
+    f = secret_scan.check_no_secrets_in_files(tmp_path, ["leak.env"], "app-secrets")
     assert not f.ok and value not in "\n".join([f.line(), *f.evidence])
 
 
 def test_committed_overlays_pass_every_static_check(dev, prod):
     for objs in (dev, prod):
-        f = m.check_static(objs)
+        f = checks.check_static(objs)
         assert f.ok, f.evidence
-        assert m.check_workloads_defined(objs).ok
+        assert checks.check_workloads_defined(objs).ok
 
 
 def test_schema_error_names_the_field(dev):
     bad = copy.deepcopy(dev)
     next(o for o in bad if o["kind"] == "Service")["spec"]["prots"] = []
-    f = m.check_schema(bad)
+    f = schema.check_schema(bad)
     assert not f.ok and "'prots' was unexpected" in f.evidence[0]
 
 
 def test_dev_smaller_than_prod_and_not_the_other_way(dev, prod):
-    assert m.check_dev_smaller(dev, prod).ok
-    swapped = m.check_dev_smaller(prod, dev)
+    assert checks.check_dev_smaller(dev, prod).ok
+    swapped = checks.check_dev_smaller(prod, dev)
     assert not swapped.ok and any("replicas" in e for e in swapped.evidence)
-    assert not m.check_dev_smaller(dev, dev).ok
+    assert not checks.check_dev_smaller(dev, dev).ok
 
 
 def test_prod_is_highly_available_and_dev_is_not(dev, prod):
-    assert m.check_prod_ha(prod).ok
-    assert not m.check_prod_ha(dev).ok
+    assert checks.check_prod_ha(prod).ok
+    assert not checks.check_prod_ha(dev).ok
 
 
 def test_namespace_matches_settings_and_enforces_restricted(dev):
@@ -192,26 +196,26 @@ def test_cluster_overlays_name_their_cluster_and_scale_down():
     from provision import config
 
     for env in config.environments():
-        objs = m.render_cluster(env)
+        objs = render.render_cluster(env)
         ca = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "cluster-autoscaler")
         cmd = ca["spec"]["template"]["spec"]["containers"][0]["command"]
         assert "--scale-down-enabled=true" in cmd and "--balance-similar-node-groups" in cmd
         assert any(a.endswith(f"k8s.io/cluster-autoscaler/{config.environment(env)['cluster_name']}") for a in cmd)
         sc = next(o for o in objs if o["kind"] == "StorageClass")
         assert sc["provisioner"] == "ebs.csi.aws.com" and sc["parameters"]["type"] == "gp3"
-        assert m.check_schema(objs).ok and m.check_portable(objs).ok
+        assert schema.check_schema(objs).ok and checks.check_portable(objs).ok
 
 
 def test_unknown_fault_is_bad_input(tmp_path):
     with pytest.raises(errors.BadInput, match="^unknown seeded fault 'nope': expected one of "):
-        m.seed_fault("nope", "dev", tmp_path)
+        faults.seed_fault("nope", "dev", tmp_path)
 
 
 def test_seeding_leaves_committed_files_alone(tmp_path):
     from provision import config
 
     before = (config.ROOT / "manifests/overlays/dev/kustomization.yaml").read_text()
-    overlay = m.seed_fault("latest-image-tag", "dev", tmp_path)
+    overlay = faults.seed_fault("latest-image-tag", "dev", tmp_path)
     assert str(overlay).startswith(str(tmp_path))
     assert (config.ROOT / "manifests/overlays/dev/kustomization.yaml").read_text() == before
 
@@ -219,6 +223,38 @@ def test_seeding_leaves_committed_files_alone(tmp_path):
 def test_expect_failure():
     from provision.findings import failed, passed
 
-    assert m.expect_failure(failed("x", evidence=["has latest"]), "latest").ok
-    assert not m.expect_failure(failed("x", evidence=["other"]), "latest").ok
-    assert not m.expect_failure(passed("x"), "latest").ok
+    assert caught(failed("x", evidence=["has latest"]), "latest").ok
+    assert not caught(failed("x", evidence=["other"]), "latest").ok
+    assert not caught(passed("x"), "latest").ok
+
+
+def test_empty_selector_matches_all_and_absent_matches_none():
+    """Kubernetes: a LabelSelector {} matches every object, a nil one matches nothing."""
+    for labels in ({}, {"app": "web"}):
+        assert objects.selector_matches({}, labels) is True
+        assert objects.selector_matches(None, labels) is False
+
+
+def test_pdb_without_selector_covers_nothing_and_empty_selector_covers_all():
+    from provision.kube import checks as c
+
+    pdb = {"kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "ns"}, "spec": {}}
+    assert not c.check_pdbs([deployment(replicas=2), pdb]).ok
+    pdb["spec"]["selector"] = {}
+    assert c.check_pdbs([deployment(replicas=2), pdb]).ok
+
+
+def test_pod_spec_of_each_kind():
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {
+        "metadata": {"labels": {"app": "c"}}, "spec": {"containers": [{"name": "c"}]}}}}}}
+    assert objects.pod_spec(cron) == {"containers": [{"name": "c"}]} and objects.pod_labels(cron) == {"app": "c"}
+    assert objects.pod_spec({"kind": "Pod", "spec": {"containers": []}}) == {"containers": []}
+    assert objects.pod_spec({"kind": "Deployment"}) == {}
+    assert objects.pod_spec({"kind": "ConfigMap"}) is None
+    assert [c["name"] for c in objects.containers({"kind": "Pod", "spec": {
+        "containers": [{"name": "a"}], "initContainers": [{"name": "i"}]}})] == ["a", "i"]
+
+
+def test_manifest_checks_are_static_evidence(dev):
+    assert checks.check_static(dev).grade == "static"
+    assert schema.check_schema(dev).grade == "static"

@@ -1,8 +1,8 @@
 """NetworkPolicy semantics of provision.kube.netpol, on generated policies and the rendered overlay."""
 import pytest
 
-from provision.kube import manifests
 from provision.kube import netpol as n
+from provision.kube import render
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 
@@ -37,14 +37,17 @@ def test_default_deny_closes_both_directions():
 
 
 def test_both_sides_must_allow():
-    ing = np("b-in", {"matchLabels": {"app": "b"}}, ["Ingress"], [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
-    egr = np("a-out", {"matchLabels": {"app": "a"}}, ["Egress"], egress=[{"to": [{"podSelector": {"matchLabels": {"app": "b"}}}]}])
+    ing = np("b-in", {"matchLabels": {"app": "b"}}, ["Ingress"],
+             [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
+    egr = np("a-out", {"matchLabels": {"app": "a"}}, ["Egress"],
+             egress=[{"to": [{"podSelector": {"matchLabels": {"app": "b"}}}]}])
     assert not n.allowed([DENY, ing], A, B, 8080)
     assert n.allowed([DENY, ing, egr], A, B, 8080)
 
 
 def test_bare_pod_selector_is_own_namespace_only():
-    ing = np("a-in", {"matchLabels": {"app": "a"}}, ["Ingress"], [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
+    ing = np("a-in", {"matchLabels": {"app": "a"}}, ["Ingress"],
+             [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}]}])
     look_alike = n.pod("x", "other", {"app": "a"})
     assert not n.allowed([ing], look_alike, A, 8080)
     assert n.allowed([ing], n.pod("y", "ns", {"app": "a"}), A, 8080)
@@ -98,7 +101,7 @@ def test_allowed_policies_union():
 
 @pytest.fixture(scope="module")
 def dev():
-    return manifests.render("dev")
+    return render.render("dev")
 
 
 ALLOWED = {("ingress", "web-app", 8080), ("ingress", "api-backend", 8080),
@@ -106,13 +109,13 @@ ALLOWED = {("ingress", "web-app", 8080), ("ingress", "api-backend", 8080),
 
 
 def test_committed_dev_overlay_allows_exactly_the_intended_paths(dev):
-    actual = n.workload_reachability(dev, manifests.render_cluster("dev"))
+    actual = n.workload_reachability(dev, render.render_cluster("dev"))
     assert n.check_reachability(actual, ALLOWED).ok
 
 
 def test_allow_all_ingress_is_caught(dev):
     extra = np("allow-all", {}, ["Ingress"], [{}], ns="cloudtolocalllm")
-    actual = n.workload_reachability(dev + [extra], manifests.render_cluster("dev"))
+    actual = n.workload_reachability(dev + [extra], render.render_cluster("dev"))
     f = n.check_reachability(actual, ALLOWED)
     assert not f.ok
     assert "unexpected path ingress -> postgres:5432 (allowed by the NetworkPolicies)" in f.evidence
@@ -120,7 +123,7 @@ def test_allow_all_ingress_is_caught(dev):
 
 def test_missing_path_is_reported(dev):
     without = [o for o in dev if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "postgres")]
-    f = n.check_reachability(n.workload_reachability(without, manifests.render_cluster("dev")), ALLOWED)
+    f = n.check_reachability(n.workload_reachability(without, render.render_cluster("dev")), ALLOWED)
     assert not f.ok and "missing path api-backend -> postgres:5432 (blocked by the NetworkPolicies)" in f.evidence
 
 
@@ -129,3 +132,10 @@ def test_only_api_backend_reaches_the_internet(dev):
     internet = {(s, d, p) for s, d, p, _ in got if d != "dns"}
     assert internet == {("api-backend", "internet", 443)}
     assert {s for s, d, _, _ in got if d == "dns"} == {"web-app", "api-backend", "postgres"}
+
+
+def test_empty_pod_selector_selects_every_pod_of_its_namespace():
+    deny_all = {"kind": "NetworkPolicy", "metadata": {"name": "d", "namespace": A.namespace},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    assert n.selects(deny_all, A) and n.selects(deny_all, B)
+    assert not n.allowed([deny_all], A, B, 8080)

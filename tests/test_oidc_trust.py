@@ -1,4 +1,5 @@
-"""Pure predicates of provision.aws.oidc: IAM trust evaluation and token validation."""
+"""Pure predicates of the OIDC area: IAM trust evaluation (iam_eval), token validation (jwt_tokens),
+the IAM template checks (trust_checks) and the exchange verdicts (sts, harness.oidc_runs)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,12 @@ from datetime import UTC
 import jwt
 import pytest
 
+from harness import oidc_runs
+from harness.faults import aws as faults
 from provision import config, errors
-from provision.aws import iam_template, oidc
+from provision.aws import iam_eval, iam_roles, jwt_tokens, sts, trust_checks
+from provision.aws.cfn import load, parameters
+from provision.config import Environment
 from provision.local import oidc as local_oidc
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
@@ -21,7 +26,7 @@ SUB, AUD = GH["deploy_subject"], GH["oidc_audience"]
 PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{HOST}"
 
 
-def policy(condition: dict, effect="Allow", action=oidc.WEB_IDENTITY, principal=PROVIDER, extra=()) -> dict:
+def policy(condition: dict, effect="Allow", action=iam_eval.WEB_IDENTITY, principal=PROVIDER, extra=()) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": effect, "Principal": {"Federated": principal}, "Action": action, "Condition": condition},
         *extra]}
@@ -32,7 +37,7 @@ MAIN = policy({"StringEquals": {f"{HOST}:aud": AUD, f"{HOST}:sub": SUB}})
 
 def allowed(doc, sub=SUB, aud=AUD, **kw) -> bool:
     claims = {"sub": sub, "aud": aud} if aud is not None else {"sub": sub}
-    return oidc.evaluate_trust(doc, claims, HOST, PROVIDER, **kw).ok
+    return iam_eval.evaluate_trust(doc, claims, HOST, PROVIDER, **kw).ok
 
 
 @pytest.mark.parametrize("sub,aud,want", [
@@ -59,7 +64,8 @@ def test_string_equals_admits_only_the_exact_subject_and_audience(sub, aud, want
     ("REPO:*", "repo:a/b", False),                   # StringLike is case-sensitive
 ])
 def test_string_like_wildcards(pattern, value, want):
-    assert allowed(policy({"StringLike": {f"{HOST}:sub": pattern}, "StringEquals": {f"{HOST}:aud": AUD}}), value) is want
+    doc = policy({"StringLike": {f"{HOST}:sub": pattern}, "StringEquals": {f"{HOST}:aud": AUD}})
+    assert allowed(doc, value) is want
 
 
 def test_several_values_are_ored_and_several_keys_anded():
@@ -77,21 +83,21 @@ def test_operators_are_anded():
 
 
 def test_negated_operator_and_ifexists_on_a_missing_key():
-    assert oidc.condition_holds("StringNotEquals", "k", "v", {})
-    assert oidc.condition_holds("StringEqualsIfExists", "k", "v", {})
-    assert not oidc.condition_holds("StringEquals", "k", "v", {})
-    assert oidc.condition_holds("Null", "k", "true", {})
-    assert not oidc.condition_holds("Null", "k", "false", {})
+    assert iam_eval.condition_holds("StringNotEquals", "k", "v", {})
+    assert iam_eval.condition_holds("StringEqualsIfExists", "k", "v", {})
+    assert not iam_eval.condition_holds("StringEquals", "k", "v", {})
+    assert iam_eval.condition_holds("Null", "k", "true", {})
+    assert not iam_eval.condition_holds("Null", "k", "false", {})
 
 
 def test_set_operators_on_multivalued_keys():
     ctx = {"k": ["a", "b"]}
-    assert oidc.condition_holds("ForAnyValue:StringEquals", "k", ["b", "z"], ctx)
-    assert not oidc.condition_holds("ForAllValues:StringEquals", "k", ["b", "z"], ctx)
-    assert oidc.condition_holds("ForAllValues:StringEquals", "k", ["a", "b"], ctx)
-    assert oidc.condition_holds("ForAllValues:StringEquals", "k", ["a"], {})   # vacuously true, as in IAM
-    assert not oidc.condition_holds("ForAnyValue:StringEquals", "k", ["a"], {})
-    assert not oidc.condition_holds("StringEquals", "k", ["a", "b"], ctx)       # undefined in IAM: refused
+    assert iam_eval.condition_holds("ForAnyValue:StringEquals", "k", ["b", "z"], ctx)
+    assert not iam_eval.condition_holds("ForAllValues:StringEquals", "k", ["b", "z"], ctx)
+    assert iam_eval.condition_holds("ForAllValues:StringEquals", "k", ["a", "b"], ctx)
+    assert iam_eval.condition_holds("ForAllValues:StringEquals", "k", ["a"], {})   # vacuously true, as in IAM
+    assert not iam_eval.condition_holds("ForAnyValue:StringEquals", "k", ["a"], {})
+    assert not iam_eval.condition_holds("StringEquals", "k", ["a", "b"], ctx)       # undefined in IAM: refused
 
 
 def test_condition_key_names_are_case_insensitive_and_unknown_operators_fail_closed():
@@ -102,7 +108,7 @@ def test_condition_key_names_are_case_insensitive_and_unknown_operators_fail_clo
 def test_other_github_claims_are_no_condition_keys():
     # IAM exposes aud and sub only; a policy naming another claim never matches.
     doc = policy({"StringEquals": {f"{HOST}:repository": "cloudtolocalllm/cloudtolocalllm", f"{HOST}:aud": AUD}})
-    assert not oidc.evaluate_trust(doc, {"sub": SUB, "aud": AUD, "repository": "cloudtolocalllm/cloudtolocalllm"},
+    assert not iam_eval.evaluate_trust(doc, {"sub": SUB, "aud": AUD, "repository": "cloudtolocalllm/cloudtolocalllm"},
                                    HOST, PROVIDER).ok
 
 
@@ -117,7 +123,7 @@ def test_deny_wins_and_action_and_principal_must_match():
 
 
 def test_azp_maps_to_aud_as_in_iam():
-    ctx = oidc.context_keys({"sub": "s", "aud": "a", "azp": "z"}, HOST)
+    ctx = iam_eval.context_keys({"sub": "s", "aud": "a", "azp": "z"}, HOST)
     assert ctx[f"{HOST}:aud"] == ["z"] and ctx[f"{HOST}:oaud"] == ["a"]
 
 
@@ -137,7 +143,7 @@ def token(key, signing=None, **over):
 
 
 def test_a_valid_token_passes(key):
-    assert oidc.validate_token(token(key), local_oidc.public_jwks(key), ISS, AUD).ok
+    assert jwt_tokens.validate_token(token(key), local_oidc.public_jwks(key), ISS, AUD).ok
 
 
 @pytest.mark.parametrize("over,why", [
@@ -147,27 +153,29 @@ def test_a_valid_token_passes(key):
     ({"nbf": int(time.time()) + 600}, "nbf"),
 ])
 def test_a_bad_claim_fails(key, over, why):
-    f = oidc.validate_token(token(key, **over), local_oidc.public_jwks(key), ISS, AUD)
+    f = jwt_tokens.validate_token(token(key, **over), local_oidc.public_jwks(key), ISS, AUD)
     assert not f.ok and f.actual.startswith(why)
 
 
 def test_a_forged_signature_and_an_unknown_kid_fail(key):
     other = local_oidc.new_key()
-    assert "signature" in oidc.validate_token(token(key, signing=other), local_oidc.public_jwks(key), ISS, AUD).actual
-    assert "kid" in oidc.validate_token(token(other), local_oidc.public_jwks(key), ISS, AUD).actual
-    assert not oidc.validate_token("not-a-jwt", local_oidc.public_jwks(key), ISS, AUD).ok
+    forged = token(key, signing=other)
+    assert "signature" in jwt_tokens.validate_token(forged, local_oidc.public_jwks(key), ISS, AUD).actual
+    assert "kid" in jwt_tokens.validate_token(token(other), local_oidc.public_jwks(key), ISS, AUD).actual
+    assert not jwt_tokens.validate_token("not-a-jwt", local_oidc.public_jwks(key), ISS, AUD).ok
 
 
 def test_validation_at_a_given_time(key):
     t = token(key)
-    exp = oidc.token_claims(t)["exp"]
-    assert oidc.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp - 1).ok
-    assert not oidc.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp).ok
+    exp = jwt_tokens.token_claims(t)["exp"]
+    assert jwt_tokens.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp - 1).ok
+    assert not jwt_tokens.validate_token(t, local_oidc.public_jwks(key), ISS, AUD, now=exp).ok
 
 
 def test_hs256_with_the_public_key_is_refused(key):
-    forged = jwt.encode(local_oidc.run_claims(ISS), "s" * 32, algorithm="HS256", headers={"kid": local_oidc.key_id(key)})
-    assert "alg" in oidc.validate_token(forged, local_oidc.public_jwks(key), ISS, AUD).actual
+    forged = jwt.encode(local_oidc.run_claims(ISS), "s" * 32, algorithm="HS256",
+                        headers={"kid": local_oidc.key_id(key)})
+    assert "alg" in jwt_tokens.validate_token(forged, local_oidc.public_jwks(key), ISS, AUD).actual
 
 
 def test_github_subject_template():
@@ -186,7 +194,7 @@ def test_an_unknown_token_variant_is_bad_input():
 # ---- the template and its seeded faults (copies in tmp_path)
 
 def test_the_committed_template_passes():
-    f = oidc.check_template()
+    f = trust_checks.check_template()
     assert f.ok, f.evidence
 
 
@@ -196,25 +204,25 @@ def test_the_committed_template_passes():
     ("missing-audience", "aud"),
 ])
 def test_each_seeded_fault_turns_the_check_red(tmp_path, fault, naming):
-    before = iam_template.TEMPLATE.read_text()
-    f = oidc.check_template(iam_template.seeded_copy(fault, tmp_path))
-    assert oidc.caught(f, naming).ok, f
-    assert iam_template.TEMPLATE.read_text() == before
+    before = load.IAM_TEMPLATE.read_text()
+    f = trust_checks.check_template(faults.seeded_iam_copy(fault, tmp_path))
+    assert trust_checks.caught(f, naming).ok, f
+    assert load.IAM_TEMPLATE.read_text() == before
 
 
 def test_an_unknown_fault_is_bad_input(tmp_path):
     with pytest.raises(errors.BadInput) as e:
-        iam_template.seeded_copy("nope", tmp_path)
-    assert str(e.value) == iam_template.UNKNOWN_FAULT.format(fault="nope", known=", ".join(iam_template.FAULTS))
+        faults.seeded_iam_copy("nope", tmp_path)
+    assert str(e.value) == faults.FAULT_UNKNOWN.format(fault="nope", known=", ".join(faults.IAM_FAULTS))
     assert not list(tmp_path.iterdir())
 
 
 def test_template_parameters_come_from_settings():
-    p = iam_template.parameters("dev")
+    p = parameters.iam_values(Environment.named("dev"))
     assert p["DeploySubject"] == SUB and p["OidcAudience"] == AUD and p["OidcIssuer"] == HOST
     assert int(p["SessionSeconds"]) == GH["session_seconds"] <= 3600
-    r = iam_template.Resolver(iam_template.load(), p, "123456789012", "us-east-1")
-    roles = iam_template.roles(iam_template.load(), r)
+    template, r = parameters.iam_resolver(Environment.named("dev"), account_id="123456789012", region="us-east-1")
+    roles = iam_roles.roles(template, r)
     assert roles["DeployRole"]["max_session"] == GH["session_seconds"]
     trust = json.dumps(roles["DeployRole"]["trust"])
     assert f"{HOST}:sub" in trust and PROVIDER in trust
@@ -225,10 +233,10 @@ def test_the_issuer_key_file_is_private_and_removed_at_stop(tmp_path):
     try:
         mode = stat.S_IMODE((tmp_path / local_oidc.KEY_FILE).stat().st_mode)
         assert mode == 0o600
-        jwks = oidc.jwks(info["oidc_issuer_url"])
+        jwks = jwt_tokens.jwks(info["oidc_issuer_url"])
         assert all("d" not in k and "p" not in k for k in jwks["keys"])   # public material only
         t = local_oidc.mint(info, local_oidc.run_claims(info["oidc_issuer_url"]))
-        assert oidc.validate_token(t, jwks, info["oidc_issuer_url"], AUD).ok
+        assert jwt_tokens.validate_token(t, jwks, info["oidc_issuer_url"], AUD).ok
     finally:
         local_oidc.stop(tmp_path)
     assert not (tmp_path / local_oidc.KEY_FILE).exists()
@@ -236,34 +244,34 @@ def test_the_issuer_key_file_is_private_and_removed_at_stop(tmp_path):
 
 # ---- the verdicts of the exchange scenarios can come out red
 
-def _creds(seconds: int) -> oidc.Credentials:
+def _creds(seconds: int) -> sts.Credentials:
     from datetime import datetime, timedelta
-    return oidc.Credentials("ASIAEXAMPLE000000001", config.Secret("x"), config.Secret("y"),
+    return sts.Credentials("ASIAEXAMPLE000000001", config.Secret("x"), config.Secret("y"),
                             datetime.now(UTC) + timedelta(seconds=seconds), "arn:aws:sts::1:assumed-role/r/s")
 
 
 def test_a_refused_run_that_got_credentials_or_reached_sts_fails():
     from provision.findings import failed, passed
-    got = oidc.Exchange(passed("credentials"), _creds(600), True)
-    asked = oidc.Exchange(failed("credentials", gaps=("gap",)), None, True)
-    clean = oidc.Exchange(failed("credentials", gaps=("gap",)), None, False)
-    assert not oidc.refused(got).ok and not oidc.refused(asked).ok and oidc.refused(clean).ok
-    assert not oidc.judge_run(got, False, 3600).ok and oidc.judge_run(clean, False, 3600).ok
-    assert not oidc.judge_run(clean, True, 3600).ok
+    got = sts.Exchange(passed("credentials"), _creds(600), True)
+    asked = sts.Exchange(failed("credentials", gaps=("gap",)), None, True)
+    clean = sts.Exchange(failed("credentials", gaps=("gap",)), None, False)
+    assert not sts.refused(got).ok and not sts.refused(asked).ok and sts.refused(clean).ok
+    assert not oidc_runs.judge_run(got, False, 3600).ok and oidc_runs.judge_run(clean, False, 3600).ok
+    assert not oidc_runs.judge_run(clean, True, 3600).ok
 
 
 def test_credentials_lasting_too_long_fail():
-    assert oidc.check_expiry(_creds(3000), 3600).ok
-    assert not oidc.check_expiry(_creds(7200), 3600).ok
-    assert not oidc.check_expiry(_creds(-5), 3600).ok
+    assert sts.check_expiry(_creds(3000), 3600).ok
+    assert not sts.check_expiry(_creds(7200), 3600).ok
+    assert not sts.check_expiry(_creds(-5), 3600).ok
     a = _creds(60)
-    assert not oidc.check_distinct(a, a).ok
+    assert not sts.check_distinct(a, a).ok
 
 
 def test_the_property_fails_on_a_counterexample_or_too_few_runs():
     from provision.findings import passed
     runs = [(True, passed("allowed run")), (False, passed("refused run", actual="x: no"))] * 50
-    assert oidc.property_result(runs, [], 100).ok
-    assert not oidc.property_result(runs[:10], [], 100).ok
-    assert not oidc.property_result(runs, ["FAIL refused run"], 100).ok
-    assert not oidc.property_result([r for r in runs if r[0]], [], 50).ok
+    assert oidc_runs.property_result(None, runs, [], 100).ok
+    assert not oidc_runs.property_result(None, runs[:10], [], 100).ok
+    assert not oidc_runs.property_result(None, runs, ["FAIL refused run"], 100).ok
+    assert not oidc_runs.property_result(None, [r for r in runs if r[0]], [], 50).ok

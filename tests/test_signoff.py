@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from provision import cli, errors
+from provision import cli, errors, findings
 from provision.report import catalog, outcomes, signoff
 
 pytestmark = [pytest.mark.offline, pytest.mark.live, pytest.mark.unit]
@@ -84,13 +84,13 @@ def test_signoff_command_exits_3_on_refused_and_writes_files(tmp_path, capsys):
     run = tmp_path / "run-x"
     run.mkdir()
     shutil.copy(DATA / "results-mixed.json", run / "results.json")
-    assert cli.main(["signoff", str(run)]) == errors.EXIT_REFUSED
+    assert cli.main(["signoff", "build", str(run)]) == errors.EXIT_REFUSED
     assert (run / "signoff.md").exists() and (run / "signoff.html").exists()
     assert "sign-off refused" in capsys.readouterr().err
 
 
 def test_signoff_command_on_a_missing_run_is_bad_input(tmp_path, capsys):
-    assert cli.main(["signoff", str(tmp_path / "nope")]) == errors.EXIT_USAGE
+    assert cli.main(["signoff", "build", str(tmp_path / "nope")]) == errors.EXIT_USAGE
     assert "no results.json" in capsys.readouterr().err
 
 
@@ -99,3 +99,51 @@ def test_top_of_the_report_names_the_tools():
     top = signoff.to_markdown(rep).split("## ")[0]
     assert "- tools: python 3.11.7, pytest 9.2.0" in top
     assert "<li>tools: python 3.11.7, pytest 9.2.0</li>" in signoff.to_html(rep)
+
+
+def graded_results():
+    """Findings as the plugin saves them now: Finding.as_dict(), with status and grade."""
+    data = mixed()
+    data["tests"][0]["findings"] = [
+        findings.passed("node group sized", "3", "3", grade="static").as_dict(),
+        findings.passed("pods ready", "2", "2", grade="emulated").as_dict(),
+        findings.unverifiable("drift", "no drift", "moto cannot detect drift", grade="emulated").as_dict(),
+    ]
+    data["tests"][1]["findings"][0].update(status="failed", grade="real")
+    return data
+
+
+def test_each_finding_shows_its_status_mark_and_grade():
+    rep = signoff.build(graded_results(), CAT, SCS)
+    md, page = signoff.to_markdown(rep), signoff.to_html(rep)
+    for line in ("ok [static] node group sized: expected 3, got 3",
+                 "N/V [emulated] drift: expected no drift, got moto cannot detect drift",
+                 "FAIL [real] pods ready: expected 2 ready, got 1 ready"):
+        assert f"`{line}`" in md
+        assert line in page
+    assert all(f["ok"] is (f["status"] == "passed") for f in graded_results()["tests"][0]["findings"])
+
+
+def test_each_scenario_shows_its_strongest_grade():
+    rep = signoff.build(graded_results(), CAT, SCS)
+    rows = {s.name: s for r in rep.rows for s in r.scenarios}
+    assert rows["passes"].grade == "emulated"  # emulated beats static
+    assert rows["fails"].grade == "real"
+    assert rows["todo"].grade == ""  # no graded finding: nothing claimed
+    md, page = signoff.to_markdown(rep), signoff.to_html(rep)
+    assert "- **passes** (a.feature): passed, evidence: emulated" in md
+    assert "| R1.1 | passed | one | passes (a.feature): passed, evidence: emulated |" in md
+    assert "fails (a.feature): failed, evidence: real</summary>" in page
+    assert "- **todo** (a.feature): not implemented\n" in md
+
+
+def test_results_without_status_still_read_as_ok_or_fail():
+    md = signoff.to_markdown(signoff.build(mixed(), CAT, SCS))
+    assert "`ok deploy role trust: expected main only, got main only`" in md
+    assert "evidence:" not in md.split("## Evidence")[1].split("###")[1]
+
+
+def test_grade_ranking():
+    assert signoff.strongest(["model", "static", "", "emulated"]) == "emulated"
+    assert signoff.strongest(["model", "real"]) == "real"
+    assert signoff.strongest(["", "bogus"]) == ""

@@ -4,6 +4,7 @@ Physical ids differ after a teardown and a re-creation; the inventory replaces
 them by the logical ids of the same stacks, so two inventories compare equal
 when the infrastructure is equivalent.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,17 +12,20 @@ import re
 
 import botocore.exceptions
 
-from . import stacks as stacks_mod
+from ..findings import Finding
+from .cfn import load
+from .clients import client
+from .stack_api import resources
 
 _ID = re.compile(r"\b(vpc|subnet|rtb|igw|nat|eipalloc|eni|sg)-[0-9a-f]+\b")
 
 
 def inventory(target, env) -> dict[str, dict]:
     """'<stack>/<LogicalId>' -> the resource's properties as the APIs show them."""
-    cf = stacks_mod.client(target, "cloudformation")
+    cf = client(target, "cloudformation")
     listed = {}
-    for stack in env.stacks():
-        for r in stacks_mod._resources(cf, env.stack_name(stack)):
+    for stack in load.stacks(env.template_dir):
+        for r in resources(cf, env.stack_name(stack)):
             listed[f"{stack}/{r['LogicalResourceId']}"] = (r["ResourceType"], r["PhysicalResourceId"])
     names = {phys: key for key, (_, phys) in listed.items()}
 
@@ -31,7 +35,7 @@ def inventory(target, env) -> dict[str, dict]:
         text = _ID.sub(lambda m: names.get(m.group(0), "<other " + m.group(1) + ">"), text)
         return json.loads(text)
 
-    ec2, iam = stacks_mod.client(target, "ec2"), stacks_mod.client(target, "iam")
+    ec2, iam = client(target, "ec2"), client(target, "iam")
     out = {}
     for key, (rtype, phys) in sorted(listed.items()):
         try:
@@ -51,26 +55,40 @@ def _describe(target, rtype, phys, ec2, iam, env) -> dict:
         return {"cidr": v["CidrBlock"], "tags": _tags(v.get("Tags"))}
     if rtype == "AWS::EC2::Subnet":
         s = ec2.describe_subnets(SubnetIds=[phys])["Subnets"][0]
-        return {"cidr": s["CidrBlock"], "az": s["AvailabilityZone"], "vpc": s["VpcId"],
-                "public_ip": s.get("MapPublicIpOnLaunch", False), "tags": _tags(s.get("Tags"))}
+        return {
+            "cidr": s["CidrBlock"],
+            "az": s["AvailabilityZone"],
+            "vpc": s["VpcId"],
+            "public_ip": s.get("MapPublicIpOnLaunch", False),
+            "tags": _tags(s.get("Tags")),
+        }
     if rtype == "AWS::EC2::RouteTable":
         t = ec2.describe_route_tables(RouteTableIds=[phys])["RouteTables"][0]
-        routes = sorted((r.get("DestinationCidrBlock", ""), r.get("GatewayId") or r.get("NatGatewayId") or "") for r in t["Routes"])
-        return {"routes": routes, "subnets": sorted(a.get("SubnetId", "") for a in t.get("Associations", [])),
-                "tags": _tags(t.get("Tags"))}
+        routes = sorted(
+            (r.get("DestinationCidrBlock", ""), r.get("GatewayId") or r.get("NatGatewayId") or "") for r in t["Routes"]
+        )
+        return {
+            "routes": routes,
+            "subnets": sorted(a.get("SubnetId", "") for a in t.get("Associations", [])),
+            "tags": _tags(t.get("Tags")),
+        }
     if rtype == "AWS::IAM::Role":
         r = iam.get_role(RoleName=phys)["Role"]
         generated = phys.startswith(env.stack_name(""))  # CloudFormation-generated name
         attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=phys)["AttachedPolicies"])
         inline = sorted(iam.list_role_policies(RoleName=phys)["PolicyNames"])
-        return {"name": "<generated>" if generated else phys, "trust": r["AssumeRolePolicyDocument"],
-                "managed": attached, "inline": inline}
+        return {
+            "name": "<generated>" if generated else phys,
+            "trust": r["AssumeRolePolicyDocument"],
+            "managed": attached,
+            "inline": inline,
+        }
     if rtype == "AWS::KMS::Key":
-        kms = stacks_mod.client(target, "kms")
+        kms = client(target, "kms")
         # (not DescribeKey: moto fails on the policies of keys its CloudFormation made)
         return {"rotation": kms.get_key_rotation_status(KeyId=phys)["KeyRotationEnabled"]}
     if rtype == "AWS::Logs::LogGroup":
-        logs = stacks_mod.client(target, "logs")
+        logs = client(target, "logs")
         g = [g for g in logs.describe_log_groups(logGroupNamePrefix=phys)["logGroups"] if g["logGroupName"] == phys]
         return {"name": phys, "retention": g[0].get("retentionInDays") if g else None}
     if rtype in ("AWS::SNS::Topic", "AWS::CloudWatch::Dashboard", "AWS::KMS::Alias"):
@@ -90,8 +108,12 @@ def differences(before: dict, after: dict) -> list[str]:
 
 
 def equivalent(before: dict, after: dict, gaps=()):
-    from ..findings import Finding
     diff = differences(before, after)
-    return Finding(not diff and bool(before), "inventory after teardown and re-creation",
-                   f"equivalent to the first ({len(before)} resources)", "; ".join(diff[:5]) or f"{len(after)} resources, equivalent",
-                   tuple(diff or sorted(before)), tuple(dict.fromkeys(gaps)))
+    return Finding(
+        not diff and bool(before),
+        "inventory after teardown and re-creation",
+        f"equivalent to the first ({len(before)} resources)",
+        "; ".join(diff[:5]) or f"{len(after)} resources, equivalent",
+        tuple(diff or sorted(before)),
+        tuple(dict.fromkeys(gaps)),
+    )

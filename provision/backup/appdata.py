@@ -53,7 +53,7 @@ def rows(seed: int, users: int = 12, conversations: int = 30, messages: int = 20
            None if r.random() < 0.2 else text(3), _BASE + timedelta(seconds=r.randint(0, 10**7)))
           for i in range(users)]
     cs = [(i + 1, r.choice(us)[0], text(5), r.choice(_MODELS),
-           '{"temperature": %.2f, "stream": %s}' % (r.random(), r.choice(["true", "false"])),
+           f'{{"temperature": {r.random():.2f}, "stream": {r.choice(["true", "false"])}}}',
            _BASE + timedelta(seconds=r.randint(0, 10**7)))
           for i in range(conversations)]
     ms = [(i + 1, r.choice(cs)[0], r.choice(["user", "assistant", "system"]),

@@ -1,4 +1,4 @@
-"""`provision backup` and `provision restore`.
+"""`provision backup create` and `provision backup restore` (registered as `backup` and `restore`).
 
 The DSN comes from an environment variable the user names (--dsn-env), never
 from the command line: a password there lands in shell history, `ps` and CI logs.

@@ -1,7 +1,9 @@
 """Backup, verify, restore and compare PostgreSQL databases (pg_dump custom format).
 
 The same functions serve the suite (offline server, or live through a
-port-forward to the postgres StatefulSet) and `provision backup|restore`.
+port-forward to the postgres StatefulSet) and `provision backup create|restore`.
+Their Findings about databases are graded real: every target has a real
+PostgreSQL server (the offline one included).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from psycopg import IsolationLevel, sql
 
 from .. import errors
-from ..findings import Finding, combine
+from ..findings import REAL, Finding, combine
 from . import manifest, pgtools
 
 DEST_NOT_EMPTY = "backup destination {dest} exists and is not empty: choose a new directory"
@@ -76,7 +78,8 @@ def create_database(dsn: str, database: str) -> None:
 
 def drop_database(dsn: str, database: str) -> None:
     with pgtools.Conn.parse(dsn).session(f"dropping database {database}") as c:
-        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(pgtools.check_name(database))))
+        name = sql.Identifier(pgtools.check_name(database))
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 def backup(dsn: str, database: str, dest_dir: Path, progress=lambda m: None) -> BackupSet:
@@ -151,22 +154,24 @@ def restore(dsn: str, backup_dir: Path, database: str, progress=lambda m: None) 
     try:
         # single transaction: a failing restore leaves nothing half-done
         pgtools.run([str(bins / "pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                     "--single-transaction", f"--dbname={target.public()}", str(backup_dir / m["dump"]["file"])], target)
+                     "--single-transaction", f"--dbname={target.public()}", str(backup_dir / m["dump"]["file"])],
+                    target)
     except BaseException:
         if created:
             drop_database(dsn, database)
         raise
     took = time.monotonic() - t0
     found = integrity(dsn, backup_dir, database)
-    return Finding(found.ok, f"restore of backup {backup_dir.name} into {database}", found.expected, found.actual,
-                   (f"pg_restore took {took:.2f}s", *found.evidence))
+    return Finding(found.status, f"restore of backup {backup_dir.name} into {database}", found.expected,
+                   found.actual, (f"pg_restore took {took:.2f}s", *found.evidence), grade=REAL)
 
 
 def integrity_tables(dsn: str, backup_dir: Path, database: str) -> list[Finding]:
     """One Finding per table of `database` against the row counts and digests in the backup's manifest."""
     m = manifest.read(Path(backup_dir))
-    return manifest.compare_tables(m["tables"], table_stats(dsn, database),
-                                   f"backup {Path(backup_dir).name}", f"database {database}")
+    found = manifest.compare_tables(m["tables"], table_stats(dsn, database),
+                                    f"backup {Path(backup_dir).name}", f"database {database}")
+    return [f.graded(REAL) for f in found]
 
 
 def integrity(dsn: str, backup_dir: Path, database: str) -> Finding:
@@ -176,4 +181,6 @@ def integrity(dsn: str, backup_dir: Path, database: str) -> Finding:
 
 def compare(dsn: str, db_a: str, db_b: str) -> list[Finding]:
     """One Finding per table: same rows (count and content digest) in both databases."""
-    return manifest.compare_tables(table_stats(dsn, db_a), table_stats(dsn, db_b), f"database {db_a}", f"database {db_b}")
+    found = manifest.compare_tables(table_stats(dsn, db_a), table_stats(dsn, db_b), f"database {db_a}",
+                                    f"database {db_b}")
+    return [f.graded(REAL) for f in found]

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..findings import Finding, failed, passed
+from ..findings import STATIC, Finding, failed, graded, passed
 
 FORMAT = "cloudtolocalllm-backup/1"
 MANIFEST = "manifest.json"
@@ -56,7 +56,8 @@ def read(backup_dir: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{MANIFEST} is not valid JSON ({exc.__class__.__name__}): no checksum to trust") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise ValueError(f"{MANIFEST} has format {m.get('format') if isinstance(m, dict) else None!r}, expected {FORMAT!r}")
+        got = m.get("format") if isinstance(m, dict) else None
+        raise ValueError(f"{MANIFEST} has format {got!r}, expected {FORMAT!r}")
     dump = m.get("dump")
     if not isinstance(dump, dict) or not isinstance(dump.get("sha256"), str) or not isinstance(dump.get("file"), str):
         raise ValueError(f"{MANIFEST} names no dump file with a sha256 checksum")
@@ -65,6 +66,7 @@ def read(backup_dir: Path) -> dict:
     return m
 
 
+@graded(STATIC)  # a read of the backup's files
 def verify(backup_dir: Path) -> Finding:
     """Checksum (and size) of the dump against the manifest."""
     backup_dir = Path(backup_dir)
@@ -75,7 +77,8 @@ def verify(backup_dir: Path) -> Finding:
         return failed(subject, expected="a manifest with the dump's sha256", actual=str(exc))
     dump = backup_dir / m["dump"]["file"]
     if not dump.is_file():
-        return failed(subject, expected=f"{dump.name} with sha256 {m['dump']['sha256']}", actual=f"{dump.name} is missing")
+        return failed(subject, expected=f"{dump.name} with sha256 {m['dump']['sha256']}",
+                      actual=f"{dump.name} is missing")
     actual = sha256_file(dump)
     size = dump.stat().st_size
     evidence = (f"manifest: sha256 {m['dump']['sha256']}, {m['dump'].get('bytes')} bytes",
@@ -103,7 +106,8 @@ def compare_tables(expected: dict, actual: dict, expected_name: str, actual_name
             why = "row count differs" if e["rows"] != a["rows"] else "same row count, content differs"
             out.append(failed(subject, expected=show(e), actual=f"{show(a)} ({why})"))
     if not out:  # an empty database restores to an empty one; say so rather than return nothing
-        out.append(passed(f"tables of {actual_name}", expected=f"the tables of {expected_name}", actual="no tables on either side"))
+        out.append(passed(f"tables of {actual_name}", expected=f"the tables of {expected_name}",
+                          actual="no tables on either side"))
     return out
 
 

@@ -26,7 +26,8 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 BINARIES_MISSING = ("PostgreSQL binaries not found: need {names} in ${env}, /usr/lib/postgresql/*/bin "
                     "or PATH (install Debian's postgresql package)")
-INVALID_DB_NAME = "invalid database name {name!r}: expected letters, digits and _ (at most 63, not starting with a digit)"
+INVALID_DB_NAME = ("invalid database name {name!r}: expected letters, digits and _ "
+                   "(at most 63, not starting with a digit)")
 UNREACHABLE = "PostgreSQL at {where} is not reachable: {reason}"
 
 
@@ -69,7 +70,8 @@ class Conn:
             params = _ci.conninfo_to_dict(str(dsn))
         except psycopg.ProgrammingError:
             # psycopg's message may quote the DSN: say only that it is malformed
-            raise errors.BadInput("malformed PostgreSQL DSN (expected postgresql://user:password@host:port/db)") from None
+            raise errors.BadInput(
+                "malformed PostgreSQL DSN (expected postgresql://user:password@host:port/db)") from None
         password = str(params.pop("password", "") or "")
         return cls({k: str(v) for k, v in params.items()}, Secret(password))
 
@@ -93,7 +95,8 @@ class Conn:
             return psycopg.connect(self.public(), password=self.password or None,
                                    autocommit=autocommit, connect_timeout=timeout)
         except psycopg.OperationalError as exc:
-            raise errors.TargetUnavailable(UNREACHABLE.format(where=self.where(), reason=self.scrub(_first_line(exc)))) from None
+            why = self.scrub(_first_line(exc))
+            raise errors.TargetUnavailable(UNREACHABLE.format(where=self.where(), reason=why)) from None
 
     @contextmanager
     def session(self, what: str, autocommit: bool = True):
@@ -127,7 +130,8 @@ def sql_errors(conn: Conn, what: str):
     try:
         yield
     except psycopg.OperationalError as exc:
-        raise errors.TargetUnavailable(UNREACHABLE.format(where=conn.where(), reason=conn.scrub(_first_line(exc)))) from None
+        why = conn.scrub(_first_line(exc))
+        raise errors.TargetUnavailable(UNREACHABLE.format(where=conn.where(), reason=why)) from None
     except psycopg.Error as exc:
         raise QueryFailed(f"{what} on {conn.where()} failed: {conn.scrub(_first_line(exc))}") from None
 

@@ -1,8 +1,8 @@
-"""actionlint and zizmor on workflow files, the seeded workflow faults, and the whole workflow check.
+"""actionlint and zizmor on workflow files, and the whole workflow check.
 
 actionlint is built from its Go module (tools/actionlint, `provision local
-build`); zizmor comes from the virtualenv. Seeded faults are text edits of a
-committed workflow written to a temporary directory, never to .github/.
+build`); zizmor comes from the virtualenv. The seeded workflow faults are in
+harness/faults/workflows.py.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 from .. import config, errors, findings
-from ..findings import Finding, failed, passed
+from ..findings import STATIC, Finding, failed, graded, passed
 from ..local import build
-from . import workflows as wfs
+from . import deploy_checks, live_checks
+from . import workflow_checks as checks
+from . import workflow_model as model
 
 TOOL_FAILED = "{tool} failed (exit {rc}): {cmd}"
-UNKNOWN_FAULT = "unknown workflow fault {fault!r}: expected one of {known}"
-FAULT_DID_NOT_APPLY = "seeded fault {fault!r} did not apply to {name}: its anchor text is not in the workflow"
 
 
 def actionlint_path() -> Path:
@@ -47,6 +47,7 @@ def _run(tool: str, argv: list[str], ok_codes: tuple[int, ...]) -> subprocess.Co
     return proc
 
 
+@graded(STATIC)
 def actionlint(paths: list[Path]) -> Finding:
     """actionlint on the files; exit 1 means problems found, 2 and 3 are errors of the tool."""
     subject = f"actionlint {config.versions()['actionlint']} on {', '.join(Path(p).name for p in paths)}"
@@ -61,6 +62,7 @@ def actionlint(paths: list[Path]) -> Finding:
     return passed(subject, "no problem", "no problem", gaps=gaps)
 
 
+@graded(STATIC)
 def zizmor(paths: list[Path]) -> Finding:
     """zizmor --offline (regular persona); exit 10-14 means findings by their top severity."""
     subject = f"zizmor --offline on {', '.join(Path(p).name for p in paths)}"
@@ -86,70 +88,30 @@ def zizmor(paths: list[Path]) -> Finding:
     return passed(subject, "no finding", "no finding", gaps=gaps)
 
 
-# ---- seeded faults ----------------------------------------------------------
-# fault -> (anchor, replacement) text edits of deploy-aws-eks.yml. Each must
-# apply, so a reworded workflow cannot turn a fault into a silent no-op.
-FAULTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "template-injection": ((
-        '        run: provision deploy --env "$DEPLOY_ENV" --image-tag "$IMAGE_TAG"',
-        '        run: |\n          echo "deploying ${{ github.event.head_commit.message }}"\n'
-        '          provision deploy --env "$DEPLOY_ENV" --image-tag "$IMAGE_TAG"'),),
-    "unpinned-action": ((
-        "uses: aws-actions/configure-aws-credentials@b47578312673ae6fa5b5096b330d9fbac3d116df # v4.2.1",
-        "uses: aws-actions/configure-aws-credentials@v4"),),
-    "write-all": (("\npermissions: {}\n", "\npermissions: write-all\n"),),
-    "static-aws-key": ((
-        "          role-session-name: deploy-",
-        "          aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}\n"
-        "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n"
-        "          role-session-name: deploy-"),),
-    "cancel-in-progress": (("      cancel-in-progress: false", "      cancel-in-progress: true"),),
-    "pull-request-target": (
-        ("  workflow_dispatch:\n", "  pull_request_target:\n  workflow_dispatch:\n"),
-        ("        with:\n          persist-credentials: false\n",
-         "        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n          persist-credentials: false\n")),
-}
-
-
-def seed(fault: str, directory: Path, name: str = wfs.DEPLOY, source_dir: Path = wfs.WORKFLOWS_DIR) -> Path:
-    """Write a copy of workflow `name` with `fault` applied into `directory`; returns its path."""
-    if fault not in FAULTS:
-        raise errors.BadInput(UNKNOWN_FAULT.format(fault=fault, known=", ".join(FAULTS)))
-    text = (Path(source_dir) / name).read_text()
-    for anchor, replacement in FAULTS[fault]:
-        if anchor not in text:
-            raise errors.BadInput(FAULT_DID_NOT_APPLY.format(fault=fault, name=name))
-        text = text.replace(anchor, replacement, 1)
-    out = Path(directory) / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    return out
-
-
 # ---- the whole check ----------------------------------------------------------
 
-def own_checks(wf: wfs.Workflow) -> list[Finding]:
+def own_checks(wf: model.Workflow) -> list[Finding]:
     """The repository's rules for one workflow, plus the deploy- or live-specific ones by file name."""
-    found = [wfs.hygiene(wf)]
-    if wf.name == wfs.DEPLOY:
-        found += [wfs.permissions_exact(wf, "deploy"), wfs.oidc_credentials(wf, "deploy", wfs.DEPLOY_ROLE_VAR),
-                  wfs.deploy_triggers(wf), wfs.concurrency_per_cluster(wf), wfs.image_tags(wf),
-                  wfs.deploy_command(wf), wfs.summary_and_alert(wf)]
-    elif wf.name == wfs.LIVE:
-        found += [wfs.live_run(wf), wfs.live_publish(wf)]
-    elif wf.name == wfs.CI:
-        found += [wfs.ci_offline(wf)]
+    found = [checks.hygiene(wf)]
+    if wf.name == model.DEPLOY:
+        found += [checks.permissions_exact(wf, "deploy"), checks.oidc_credentials(wf, "deploy", checks.DEPLOY_ROLE_VAR),
+                  deploy_checks.deploy_triggers(wf), deploy_checks.concurrency_per_cluster(wf),
+                  deploy_checks.image_tags(wf), deploy_checks.deploy_command(wf), deploy_checks.summary_and_alert(wf)]
+    elif wf.name == model.LIVE:
+        found += [live_checks.live_run(wf), live_checks.live_publish(wf)]
+    elif wf.name == model.CI:
+        found += [checks.ci_offline(wf)]
     return found
 
 
 def check_workflows(paths: list[Path]) -> Finding:
     """actionlint, zizmor --offline and the own checks; evidence names every failing rule."""
     paths = [Path(p) for p in paths]
-    loaded = [wfs.load(p) for p in paths]  # bad input fails here, in one line, before any tool runs
+    loaded = [model.load(p) for p in paths]  # bad input fails here, in one line, before any tool runs
     findings = [actionlint(paths), zizmor(paths)]
     for w in loaded:
         findings += own_checks(w)
-    return wfs.merge(f"workflow check of {', '.join(p.name for p in paths)}", findings)
+    return checks.merge(f"workflow check of {', '.join(p.name for p in paths)}", findings)
 
 
 def evidence_text(f: Finding) -> str:
@@ -176,14 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m provision.ci.lint", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("build-actionlint", help="build actionlint from tools/actionlint if it is not built yet")
-    c = sub.add_parser("check", help="actionlint, zizmor --offline and the own rules (default: the committed workflows)")
+    c = sub.add_parser("check",
+                       help="actionlint, zizmor --offline and the own rules (default: the committed workflows)")
     c.add_argument("files", nargs="*", type=Path)
     args = p.parse_args(argv)
     try:
         if args.command == "build-actionlint":
             print(ensure_actionlint(lambda m: print(f"==> {m}", file=sys.stderr, flush=True)))
             return 0
-        f = check_workflows(args.files or [w.path for w in wfs.committed()])
+        f = check_workflows(args.files or [w.path for w in model.committed()])
     except errors.ProvisionError as exc:
         print(f"provision.ci.lint {args.command}: {exc}", file=sys.stderr)
         for line in exc.evidence:

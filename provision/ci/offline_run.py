@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..findings import Finding, failed, passed
-from .workflows import Workflow, _env_of, _run_lines
+from .workflow_model import Workflow, env_of, run_lines
 
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -48,6 +48,11 @@ def _resolve(value, ctx: dict, step: str) -> str:
     return _EXPR.sub(one, str(value))
 
 
+def _expand(word: str, env: dict[str, str]) -> str:
+    """`$VAR` / `${VAR}` from the step's env; unknown ones stay as written."""
+    return _VAR.sub(lambda m: env.get(m.group(1), m.group(0)), word)
+
+
 def cli_steps(wf: Workflow, job_id: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
     """(name, command line, env) of the job's provision steps, and the names of the others."""
     runs, others = [], []
@@ -55,15 +60,16 @@ def cli_steps(wf: Workflow, job_id: str) -> tuple[list[tuple[str, str, dict]], l
         if j != job_id:
             continue
         name = step.get("name") or step.get("uses") or f"step {i}"
-        lines = _run_lines(step)
+        lines = run_lines(step)
         if len(lines) == 1 and re.match(r"^(provision |python -m provision\b)", lines[0]):
-            runs.append((name, lines[0], _env_of(wf, job_id, step)))
+            runs.append((name, lines[0], env_of(wf, job_id, step)))
         elif not (step.get("if") and "always()" in str(step.get("if"))):
             others.append(name)
     return runs, others
 
 
-def run_job(wf: Workflow, job_id: str, target_env: dict[str, str], ctx: dict[str, str]) -> tuple[list[StepRun], list[str]]:
+def run_job(wf: Workflow, job_id: str, target_env: dict[str, str],
+            ctx: dict[str, str]) -> tuple[list[StepRun], list[str]]:
     runs, others = cli_steps(wf, job_id)
     done = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +81,7 @@ def run_job(wf: Workflow, job_id: str, target_env: dict[str, str], ctx: dict[str
             redirect = None
             if len(words) >= 2 and words[-2] == ">>":
                 redirect, words = words[-1], words[:-2]
-            argv = [_VAR.sub(lambda m: step_env.get(m.group(1), m.group(0)), w) for w in words]
+            argv = [_expand(w, step_env) for w in words]
             if argv[0] == "provision":
                 argv[0] = str(Path(sys.executable).with_name("provision"))
             elif argv[0] == "python":
@@ -83,7 +89,7 @@ def run_job(wf: Workflow, job_id: str, target_env: dict[str, str], ctx: dict[str
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=900,
                                   env={**os.environ, **target_env, **step_env})
             if redirect:
-                out = Path(_VAR.sub(lambda m: step_env.get(m.group(1), m.group(0)), redirect))
+                out = Path(_expand(redirect, step_env))
                 with out.open("a") as f:
                     f.write(proc.stdout)
             done.append(StepRun(name, argv, proc.returncode, (proc.stdout + proc.stderr)[-2000:]))
@@ -94,8 +100,7 @@ def run_job(wf: Workflow, job_id: str, target_env: dict[str, str], ctx: dict[str
 
 def judge(runs: list[StepRun], others: list[str]) -> Finding:
     subject = "the deploy job's CLI steps, run as written against the target"
-    evidence = [f"{r.name}: exit {r.returncode}: {' '.join(Path(a).name if i == 0 else a for i, a in enumerate(r.argv))}"
-                for r in runs]
+    evidence = [f"{r.name}: exit {r.returncode}: {' '.join([Path(r.argv[0]).name, *r.argv[1:]])}" for r in runs]
     gaps = tuple(f"not run offline: workflow step {n!r} (GitHub-hosted tool or service); "
                  "the target's KUBECONFIG and AWS_ENDPOINT_URL stand in" for n in others)
     bad = [r for r in runs if r.returncode != 0]

@@ -1,4 +1,5 @@
-"""`provision cost --env ENV`: the monthly estimate, line by line, with the price table's date."""
+"""`provision stacks cost --env ENV`: the monthly estimate, line by line, with the price table's date."""
+
 from __future__ import annotations
 
 from .. import config, errors
@@ -12,6 +13,7 @@ def register(sub) -> None:
 
 def _cost(args) -> int:
     from . import estimate
-    est = estimate.estimate(estimate.environment(args.env))
+
+    est = estimate.estimate(config.Environment.named(args.env))
     print("\n".join(est.report()))
     return errors.EXIT_OK if est.total <= est.budget else errors.EXIT_FAILED

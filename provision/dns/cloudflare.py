@@ -92,8 +92,8 @@ class Cloudflare:
 
     def create_record(self, zone_id: str, type: str, name: str, content: str, proxied: bool = True,
                       ttl: int = 1) -> dict:
-        return self.call("POST", f"/zones/{zone_id}/dns_records",
-                         json={"type": type, "name": name, "content": content, "proxied": proxied, "ttl": ttl})["result"]
+        record = {"type": type, "name": name, "content": content, "proxied": proxied, "ttl": ttl}
+        return self.call("POST", f"/zones/{zone_id}/dns_records", json=record)["result"]
 
     def update_record(self, zone_id: str, record_id: str, **fields) -> dict:
         return self.call("PATCH", f"/zones/{zone_id}/dns_records/{record_id}", json=fields)["result"]

@@ -1,13 +1,9 @@
 """`provision dns sync` and `provision verify`: the same functions the suite uses."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from .. import config, errors
 from ..config import Target
-
-OFFLINE_NOT_RUNNING = "offline target not running in {dir}: start it with `provision local up`"
+from ..targets import OFFLINE_NOT_RUNNING  # noqa: F401  (the message tests assert)
 
 
 def register(sub) -> None:
@@ -26,18 +22,14 @@ def register(sub) -> None:
 def _target_args(p) -> None:
     p.add_argument("--target", choices=("offline", "live"), default="offline",
                    help="offline: the running `provision local up` stack; live: from the environment")
-    p.add_argument("--dir", default=None, help="offline stack state directory (default: $CTL_STACK_DIR or the cache dir)")
+    p.add_argument("--dir", default=None,
+                   help="offline stack state directory (default: $CTL_STACK_DIR or the cache dir)")
 
 
 def target_of(args) -> Target:
-    if args.target == "live":
-        return config.live_target()
-    from ..local import stack
-    d = Path(args.dir or os.environ.get(stack.STACK_DIR_ENV) or stack.default_dir())
-    state = stack.read_state(d)
-    if not state or not stack.is_running(d) or "edge" not in state["components"]:
-        raise errors.TargetUnavailable(OFFLINE_NOT_RUNNING.format(dir=d))
-    return stack.target(state)
+    from ..targets import for_cli
+
+    return for_cli(args.target, state_dir=args.dir, need="edge")
 
 
 def _progress(m: str) -> None:

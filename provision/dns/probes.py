@@ -2,7 +2,9 @@
 
 Resolution uses dnspython against target.dns_server when set (offline: the
 edge's loopback server), else the system resolver (live). Judgments are the
-pure functions of predicates.py.
+pure functions of predicates.py. Grades: what DNS answered is
+target.grade("dns"), what the Cloudflare API holds target.grade("cloudflare"),
+a TLS handshake target.grade("tls").
 """
 from __future__ import annotations
 
@@ -119,9 +121,11 @@ def check_resolution(target: Target, queries: int | None = None) -> Finding:
         drift = predicates.consistent([a.key() for a in answers])
         if drift:
             f = failed(f.subject, f"the same answer {n} times", drift)
-        out.append(f)
-    res = combine(f"{len(target.domains)} domains resolve consistently ({n} queries, UDP and TCP) to the load balancer {lb}", out)
-    return Finding(res.ok, res.subject, res.expected, res.actual, res.evidence, tuple(dict.fromkeys(gaps + res.gaps)))
+        out.append(f.graded(target.grade("dns")))
+    res = combine(f"{len(target.domains)} domains resolve consistently ({n} queries, UDP and TCP) "
+                  f"to the load balancer {lb}", out)
+    return Finding(res.ok, res.subject, res.expected, res.actual, res.evidence, tuple(dict.fromkeys(gaps + res.gaps)),
+                   res.grade)
 
 
 def check_no_azure(target: Target) -> Finding:
@@ -129,17 +133,21 @@ def check_no_azure(target: Target) -> Finding:
     r = resolver(target)
     _, _, records = _zone_records(target)
     out = []
+    cloudflare, dns_grade = target.grade("cloudflare"), target.grade("dns")
     for rec in records:
         why = predicates.azure_marker(rec["type"], rec["content"])
         subject = f"record {rec['name']} {rec['type']} {rec['content']}"
-        out.append(failed(subject, "no Azure address or hostname", why) if why else passed(subject))
+        out.append(failed(subject, "no Azure address or hostname", why, grade=cloudflare) if why
+                   else passed(subject, grade=cloudflare))
     for d in target.domains:
         a = query(r, d)
         whys = [w for w in (predicates.azure_marker("CNAME", c) for c in a.chain) if w]
         whys += [w for w in (predicates.azure_marker("A", x) for x in a.addresses) if w]
         subject = f"answer for {d}: {a.text()}"
-        out.append(failed(subject, "no Azure address or hostname", "; ".join(whys)) if whys else passed(subject))
-    return combine(f"no DNS record or answer leads to Azure ({len(records)} records, {len(target.domains)} domains)", out)
+        out.append(failed(subject, "no Azure address or hostname", "; ".join(whys), grade=dns_grade) if whys
+                   else passed(subject, grade=dns_grade))
+    return combine(f"no DNS record or answer leads to Azure ({len(records)} records, {len(target.domains)} domains)",
+                   out)
 
 
 def health_path(domain: str) -> str:
@@ -157,7 +165,8 @@ def _connect(addr: str, port: int, ctx: ssl.SSLContext, domain: str) -> ssl.SSLS
 
 
 def _get(tls: ssl.SSLSocket, domain: str, path: str) -> str:
-    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\nUser-Agent: provision-verify\r\n\r\n".encode())
+    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n"
+                "User-Agent: provision-verify\r\n\r\n".encode())
     data = b""
     while b"\r\n" not in data:
         chunk = tls.recv(4096)
@@ -170,6 +179,10 @@ def _get(tls: ssl.SSLSocket, domain: str, path: str) -> str:
 def check_tls_domain(target: Target, domain: str, r=None, min_days: int | None = None,
                      now: dt.datetime | None = None) -> Finding:
     """HTTPS on `domain`: a certificate valid >= min_days, naming it, chaining to a trusted CA; health 200."""
+    return _tls_domain(target, domain, r, min_days, now).graded(target.grade("tls"))
+
+
+def _tls_domain(target: Target, domain: str, r, min_days: int | None, now: dt.datetime | None) -> Finding:
     min_days = min_days or _dns_settings()["min_certificate_days"]
     now = now or dt.datetime.now(dt.UTC)
     trust = target.ca_bundle or "the system store"
@@ -230,7 +243,8 @@ def check_cloudflare_settings(target: Target, ssl_mode: str | None = None, alway
     zid = sync.zone_id(target, cf)
     got = {k: cf.setting(zid, k) for k in wanted}
     text = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
-    return Finding(got == wanted, "Cloudflare SSL mode and Always Use HTTPS", text(wanted), text(got))
+    return Finding(got == wanted, "Cloudflare SSL mode and Always Use HTTPS", text(wanted), text(got),
+                   grade=target.grade("cloudflare"))
 
 
 def caught(finding: Finding, naming: str) -> Finding:

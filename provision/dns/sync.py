@@ -4,9 +4,10 @@ Idempotent: it plans from what Cloudflare holds and changes only what
 differs; a second run says "no changes". Cloudflare holds the state.
 
 Where the load balancer hostname comes from: on a real cluster, the status
-of the Ingress (set by the AWS Load Balancer Controller). Offline no cloud
-controller sets that status, so the edge stand-in's hostname is used and
-every Finding built on it carries LB_GAP.
+of the Ingress (set by the AWS Load Balancer Controller). A target without
+such a controller (offline) declares the hostname itself
+(target.load_balancer_hostname) and names the gap (target.gap(LB_GAP)), which
+every Finding built on it carries.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from .. import config, errors
 from ..config import Target
 from .cloudflare import Cloudflare
 
-LB_GAP = ("offline: no cloud controller sets the Ingress's load balancer status; the load balancer "
-          "hostname is the edge stand-in's (settings edge.load_balancer_hostname), not read from the cluster")
+LB_GAP = "ingress-load-balancer"  # the target's named gap when it declares the load balancer itself
 NO_LB = "ingress {ns}/{name} has no load balancer hostname yet (status.loadBalancer.ingress is empty)"
 KUBECTL_FAILED = "kubectl could not read ingress {ns}/{name}: {stderr}"
 NO_KUBECTL = "kubectl not found on PATH"
@@ -39,9 +39,9 @@ class Change:
 
 def load_balancer(target: Target) -> tuple[str, tuple[str, ...]]:
     """(hostname, gaps) of the load balancer the domains must lead to."""
-    edge = target.local.get("edge")
-    if edge and edge.get("load_balancer_hostname"):
-        return edge["load_balancer_hostname"], (LB_GAP,)
+    if target.load_balancer_hostname:
+        gap = target.gap(LB_GAP)
+        return target.load_balancer_hostname, (gap,) if gap else ()
     return ingress_hostname(target), ()
 
 

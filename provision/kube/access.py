@@ -6,46 +6,22 @@ identity, so a 403 here is RBAC's own answer, not a prediction.
 """
 from __future__ import annotations
 
-import json
-import threading
-
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.rest import ApiException
-
 from ..config import Target
 from ..findings import Finding, failed, passed
-from . import kubectl
-
-_lock = threading.Lock()
-_clients: dict[tuple[str, str], k8s.ApiClient] = {}
+from . import client
 
 
 def service_account_user(namespace: str, name: str) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
 
 
-def _client_as(target: Target, user: str) -> k8s.ApiClient:
-    key = (target.kubeconfig or "", user)
-    with _lock:
-        c = _clients.get(key)
-        if c is None:
-            c = k8s_config.new_client_from_config(config_file=target.kubeconfig)
-            # no Impersonate-Group: for a service account user the API server
-            # adds its groups (system:serviceaccounts[:<ns>]) itself
-            c.set_default_header("Impersonate-User", user)
-            _clients[key] = c
-        return c
-
-
 def read_secret_as(target: Target, user: str, namespace: str, name: str) -> tuple[int, dict | None]:
     """HTTP status and data of a GET of the Secret made as `user`."""
-    api = k8s.CoreV1Api(_client_as(target, user))
     try:
-        s = api.read_namespaced_secret(name, namespace)
-    except ApiException as exc:
+        s = client.get(target, "v1", "Secret", name, namespace, impersonate=user)
+    except client.ApiError as exc:
         return exc.status, None
-    return 200, dict(s.data or {})
+    return (404, None) if s is None else (200, dict(s.get("data") or {}))
 
 
 def secret_readable_only_by(target: Target, namespace: str, name: str, allowed: list[str], denied: list[str],
@@ -66,8 +42,9 @@ def secret_readable_only_by(target: Target, namespace: str, name: str, allowed: 
             bad.append(f"{user} got HTTP {status}, expected 403")
     subject = f"read access to Secret {namespace}/{name}"
     expected = f"{len(allowed)} allowed read it, {len(denied)} denied get 403"
-    return (failed(subject, expected, "; ".join(bad), evidence=seen) if bad
-            else passed(subject, expected, "as expected", evidence=seen))
+    grade = target.grade("kube")   # RBAC's own answers
+    return (failed(subject, expected, "; ".join(bad), evidence=seen, grade=grade) if bad
+            else passed(subject, expected, "as expected", evidence=seen, grade=grade))
 
 
 def grant_secret_reader(target: Target, namespace: str, service_account: str) -> str:
@@ -75,18 +52,21 @@ def grant_secret_reader(target: Target, namespace: str, service_account: str) ->
     role = f"{service_account}-get-secrets"
     objs = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": service_account, "namespace": namespace}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": role, "namespace": namespace},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": role, "namespace": namespace},
          "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": role, "namespace": namespace},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": role, "namespace": namespace},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
          "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
     ]
-    kubectl.run(target, ["apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    for obj in objs:
+        client.apply(target, obj)
     return service_account_user(namespace, service_account)
 
 
 def create_service_account(target: Target, namespace: str, name: str) -> str:
     """Idempotent: a ServiceAccount with no binding at all; returns its user name."""
-    kubectl.run(target, ["apply", "-f", "-"], input=json.dumps(
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}))
+    client.apply(target, {"apiVersion": "v1", "kind": "ServiceAccount",
+                          "metadata": {"name": name, "namespace": namespace}})
     return service_account_user(namespace, name)

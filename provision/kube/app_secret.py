@@ -10,13 +10,12 @@ import base64
 import json
 import secrets
 
-import boto3
 from botocore.exceptions import ClientError
 
 from .. import config, errors
 
 SOURCE_MISSING = ("secret source {name} not found in AWS Secrets Manager; nothing was applied "
-                  "(create it: docs/runbook.md, 'Rotate the app-secrets values')")
+                  "(create it: docs/runbook.md, 'Rotate the {secret} values')")
 SOURCE_INCOMPLETE = "secret source {name} lacks key(s) {keys} that the manifests read; nothing was applied"
 SOURCE_MALFORMED = "secret source {name} is not a JSON object of strings; nothing was applied"
 
@@ -50,7 +49,9 @@ def required_keys(objects) -> list[str]:
 
 
 def _client(target):
-    return boto3.client("secretsmanager", region_name=target.region, endpoint_url=target.aws_endpoint_url)
+    from ..aws.clients import client
+
+    return client(target, "secretsmanager")
 
 
 def read_source(target, env: str, needed: list[str], name: str | None = None) -> dict[str, str]:
@@ -59,7 +60,8 @@ def read_source(target, env: str, needed: list[str], name: str | None = None) ->
         raw = _client(target).get_secret_value(SecretId=name)["SecretString"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            raise errors.TargetUnavailable(SOURCE_MISSING.format(name=name)) from None
+            raise errors.TargetUnavailable(SOURCE_MISSING.format(
+                name=name, secret=config.settings()["kubernetes"]["secret"])) from None
         raise
     try:
         values = json.loads(raw)
@@ -104,15 +106,16 @@ def check_in_cluster(target, namespace: str, expected: dict[str, str]):
     from ..findings import failed, passed
     from . import client
 
-    got = client.core(target).read_namespaced_secret(secret_name(), namespace).data or {}
+    got = (client.get(target, "v1", "Secret", secret_name(), namespace) or {}).get("data") or {}
     got = {k: base64.b64decode(v).decode() for k, v in got.items()}
     subject = f"Secret {secret_name()} in {namespace}"
     wrong = sorted(k for k in expected if got.get(k) != expected[k])
     extra = sorted(set(got) - set(expected))
     if wrong or extra:
         return failed(subject, f"keys {', '.join(sorted(expected))} from the source",
-                      f"{len(wrong)} differ, {len(extra)} extra", [f"differs: {k}" for k in wrong] + [f"extra: {k}" for k in extra])
-    return passed(subject, "the source's keys and values", f"keys {', '.join(sorted(got))}")
+                      f"{len(wrong)} differ, {len(extra)} extra",
+                      [f"differs: {k}" for k in wrong] + [f"extra: {k}" for k in extra], grade=target.grade("kube"))
+    return passed(subject, "the source's keys and values", f"keys {', '.join(sorted(got))}", grade=target.grade("kube"))
 
 
 def leaks(values: dict[str, str], texts: list[str]):
@@ -121,4 +124,6 @@ def leaks(values: dict[str, str], texts: list[str]):
 
     hits = [f"value of {k} found in text #{i}" for k, v in values.items() for i, t in enumerate(texts) if v and v in t]
     subject = "secret values in deploy output, history and the saved last-good set"
-    return failed(subject, "none", f"{len(hits)} found", hits) if hits else passed(subject, "none", f"none in {len(texts)} texts")
+    if hits:
+        return failed(subject, "none", f"{len(hits)} found", hits)
+    return passed(subject, "none", f"none in {len(texts)} texts")

@@ -25,12 +25,13 @@ from kubernetes.client.rest import ApiException
 from .. import errors
 from ..config import Target
 from ..constants import FIELD_MANAGER
+from .objects import key as ref  # Kind/namespace/name of an object, for messages
 
 __all__ = ["api", "core", "coordination", "apps", "ApiException", "ApiError", "NotFound", "get", "list_objects",
-           "apply", "create", "delete", "watch", "request", "resource", "ref"]
+           "apply", "create", "replace", "delete", "watch", "request", "resource", "ref"]
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str], k8s.ApiClient] = {}
+_clients: dict[tuple[str, str, int], k8s.ApiClient] = {}
 _resources: dict[tuple[int, str], dict[str, tuple[str, bool]]] = {}
 
 
@@ -55,11 +56,16 @@ def _kubeconfig(where) -> str:
 
 def api(where: Target | str | Path, impersonate: str | None = None) -> k8s.ApiClient:
     """An API client for the target's kubeconfig, cached; optionally acting as another user."""
-    key = (_kubeconfig(where), impersonate or "")
+    path = _kubeconfig(where)
+    try:  # a control plane restarted in the same directory writes a new kubeconfig: a new client
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = 0
+    key = (path, impersonate or "", stamp)
     with _lock:
         c = _clients.get(key)
         if c is None:
-            c = k8s_config.new_client_from_config(config_file=key[0])
+            c = k8s_config.new_client_from_config(config_file=path)
             if impersonate:
                 # no Impersonate-Group: for a service account user the API server adds its groups itself
                 c.set_default_header("Impersonate-User", impersonate)
@@ -127,13 +133,6 @@ def _path(where, api_version: str, kind: str, namespace: str | None, name: str |
     return f"{_base(api_version)}{ns}/{plural}" + (f"/{name}" if name else "")
 
 
-def ref(obj: dict) -> str:
-    """Kind/namespace/name of an object, for messages."""
-    md = obj.get("metadata", {})
-    ns = f"{md['namespace']}/" if md.get("namespace") else ""
-    return f"{obj.get('kind')}/{ns}{md.get('name')}"
-
-
 def get(where, api_version: str, kind: str, name: str, namespace: str | None = None,
         impersonate: str | None = None) -> dict | None:
     """The object, or None when it does not exist."""
@@ -168,6 +167,14 @@ def create(where, obj: dict, exist_ok: bool = False) -> dict | None:
         if exist_ok and exc.status == 409:
             return None
         raise
+
+
+def replace(where, obj: dict) -> dict:
+    """PUT the whole object. With metadata.resourceVersion set this is a compare-and-swap:
+    ApiError 409 when another writer came first."""
+    md = obj["metadata"]
+    return request(where, "PUT", _path(where, obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"]),
+                   body=obj)
 
 
 def delete(where, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
@@ -206,10 +213,3 @@ def watch(where, api_version: str, kind: str, namespace: str | None = None, reso
                     yield ev["type"], ev["object"]
     finally:
         resp.release_conn()
-
-
-def get_json(api_client: k8s.ApiClient, path: str, query: list | None = None) -> dict:
-    """GET a raw API path with an ApiClient (kept for callers that hold one)."""
-    resp = api_client.call_api(path, "GET", query_params=query or [], header_params={"Accept": "application/json"},
-                               auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
-    return json.loads(resp.data)

@@ -1,21 +1,17 @@
-"""CLI: `provision deploy`, `provision rollback`, `provision status`, `provision cluster-identity`."""
+"""CLI: `provision app deploy|rollback|status`, `provision cluster identity` (placed by provision/cli.py)."""
 from __future__ import annotations
 
-import os
 import sys
 
-from .. import config, errors
+from .. import config
 
 
 def _target():
     # The CLI talks to whatever KUBECONFIG names (the workflow's EKS context,
     # or the offline stack after `provision local up`).
-    kc = os.environ.get("KUBECONFIG")
-    if not kc:
-        raise errors.TargetUnavailable("KUBECONFIG is not set: run `aws eks update-kubeconfig` or `provision local up`")
-    s = config.settings()
-    return config.Target(name="cli", region=s["aws"]["region"], account_id=s["aws"]["account_id"], kubeconfig=kc,
-                         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, namespace=s["kubernetes"]["namespace"])
+    from ..targets import from_environment
+
+    return from_environment(need_kube=True)
 
 
 def _progress(m: str) -> None:
@@ -29,24 +25,29 @@ def _env_arg(p) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("deploy", help="server-side apply the environment's overlay at an image SHA, health-gated, with rollback")
+    p = sub.add_parser("deploy", help="server-side apply the environment's overlay at an image SHA, "
+                                      "health-gated, with rollback")
     _env_arg(p)
     p.add_argument("--image-tag", required=True, help="full 40-character commit SHA of the web and API images")
-    p.add_argument("--no-wait", action="store_true", help="fail fast (exit 3) naming the holder when the deploy lock is held")
+    p.add_argument("--no-wait", action="store_true",
+                   help="fail fast (exit 3) naming the holder when the deploy lock is held")
     p.add_argument("--no-rollback", action="store_true", help="leave a failed rollout in place (debugging only)")
-    p.add_argument("--lock-timeout", type=float, default=1800, help="seconds to wait for the deploy lock (default 1800)")
+    p.add_argument("--lock-timeout", type=float, default=1800,
+                   help="seconds to wait for the deploy lock (default 1800)")
     p.set_defaults(func=_deploy)
 
     p = sub.add_parser("rollback", help="deploy the previous good SHA (or --to SHA), health-gated")
     _env_arg(p)
-    p.add_argument("--to", default=None, help="SHA to roll back to (default: the successful deploy before the current one)")
+    p.add_argument("--to", default=None,
+                   help="SHA to roll back to (default: the successful deploy before the current one)")
     p.set_defaults(func=_rollback)
 
     p = sub.add_parser("status", help="cluster identity, deploy lock, running images and deploy history")
     _env_arg(p)
     p.set_defaults(func=_status)
 
-    p = sub.add_parser("cluster-identity", help="label the cluster KUBECONFIG points at as the environment's (once, after creating it)")
+    p = sub.add_parser("cluster-identity",
+                       help="label the cluster KUBECONFIG points at as the environment's (once, after creating it)")
     p.add_argument("--env", required=True)
     p.set_defaults(func=_identity)
 

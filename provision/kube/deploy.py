@@ -1,4 +1,4 @@
-"""The deploy engine: `provision deploy --env dev --image-tag <sha>`.
+"""The deploy engine: `provision app deploy --env dev --image-tag <sha>`.
 
 validate -> refuse the wrong cluster -> server-side dry run of the whole set
 (the diff against the live objects says whether anything would change: a
@@ -9,9 +9,6 @@ record history -> release the Lease. See docs/deploy.md.
 """
 from __future__ import annotations
 
-import base64
-import gzip
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -19,17 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kubernetes import client as k8s
-
 from .. import config, errors
-from ..config import Target
-from . import app_secret, client, history, identity, kubectl, lock, render, rollout
-from .client import ApiException
+from ..config import Environment, Target
+from ..constants import FIELD_MANAGER
+from . import app_secret, client, history, identity, last_good, lock, render, rollout
+from .apply import apply_set, diff, dry_run, live_objects
+from .objects import containers, key
 
-FIELD_MANAGER = "cloudtolocalllm-provision"
-LAST_GOOD = "deploy-last-good"
 DEFAULT_PROGRESS_DEADLINE = 600
-INVALID_MANIFESTS = "the rendered manifests fail server-side validation; nothing was applied: {detail}"
+# Capabilities a target may lack (target.cannot): the demo does the operator's part for it.
+SECRET_SOURCE = "real_secret_source"
+VOLUME_PROVISIONING = "volume_provisioning"
 DEPLOY_FAILED = "deploy of {sha} failed: {reason}; {rollback}"
 NO_CHANGES = "no changes: the cluster already runs {sha} in {namespace} and it is healthy"
 NO_PREVIOUS = "no previous good deploy to roll back to"
@@ -118,33 +115,16 @@ class Plan:
 
 # ---- pure parts -----------------------------------------------------------
 
-def _strip(obj: dict) -> dict:
-    """What a change is judged on: the object without status and server bookkeeping."""
-    o = {k: v for k, v in obj.items() if k != "status"}
-    md = {k: v for k, v in (o.get("metadata") or {}).items() if k not in ("managedFields", "resourceVersion")}
-    return {**o, "metadata": md}
-
-
-def diff(live: dict[str, dict], dry: list[dict]) -> list[str]:
-    """Keys of objects the dry-run result shows would be created or changed (pure)."""
-    out = []
-    for d in dry:
-        k = render.key(d)
-        if k not in live or _strip(live[k]) != _strip(d):
-            out.append(k)
-    return out
-
-
 def ready_grace(objs, floor: float = 30.0) -> float:
     """How long a pod may stay not Ready before that is a clear failure: the
     slowest readiness probe's initialDelay + period x failureThreshold + 10 s."""
     g = floor
     for o in objs:
-        spec = render.pod_spec(o)
-        for c in render.containers(spec) if spec else []:
+        for c in containers(o):
             p = c.get("readinessProbe") or {}
             if p:
-                g = max(g, p.get("initialDelaySeconds", 0) + p.get("periodSeconds", 10) * p.get("failureThreshold", 3) + 10)
+                g = max(g, p.get("initialDelaySeconds", 0) + p.get("periodSeconds", 10) * p.get("failureThreshold", 3)
+                        + 10)
     return float(g)
 
 
@@ -166,7 +146,7 @@ def decide(verdict_state: str, previous_good: str | None, rollback: bool) -> str
 
 def plan(target: Target, opts: Options) -> Plan:
     """Validate the input and render; raises BadInput before touching the cluster."""
-    env = config.environment(opts.env)
+    env = Environment.named(opts.env)
     sha = config.validate_image_tag(opts.image_tag)
     namespace = opts.namespace or config.settings()["kubernetes"]["namespace"]
     if opts.objects is not None:
@@ -174,100 +154,35 @@ def plan(target: Target, opts: Options) -> Plan:
     else:
         overlay = Path(opts.overlay) if opts.overlay else render.overlay_dir(env)
         if not overlay.exists():
-            raise errors.BadInput(render.MISSING_OVERLAY.format(path=overlay, env=env["name"]))
-        objs = render.prepare(render.render(target, overlay), sha, namespace)
+            raise errors.BadInput(render.MISSING_OVERLAY.format(path=overlay, env=env.name))
+        objs = render.prepare(render.render_dir(overlay), sha, namespace)
     if not any(o["kind"] == "Secret" and o["metadata"]["name"] == app_secret.secret_name() for o in objs):
         # app-secrets comes from the secret source, never from the repository
         needed = app_secret.required_keys(objs)
         if needed:
             objs.append(app_secret.secret_object(namespace, app_secret.read_source(
-                target, env["name"], needed, opts.secret_source)))
+                target, env.name, needed, opts.secret_source)))
     return Plan(env, sha, namespace, tuple(o for o in objs if o["kind"] != "Namespace"),
                 tuple(o for o in objs if o["kind"] == "Namespace"))
 
 
-def _as_list(objs) -> str:
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)})
-
-
-def _items(result: kubectl.Result) -> list[dict]:
-    if not result.stdout.strip():
-        return []
-    data = result.json()
-    return data.get("items", []) if data.get("kind", "").endswith("List") else [data]
-
-
-def _apply(target: Target, objs, dry: bool) -> list[dict]:
-    args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "-o", "json", "-f", "-"]
-    if dry:
-        args.insert(1, "--dry-run=server")
-    return _items(kubectl.run(target, args, input=_as_list(objs), timeout=300))
-
-
-def dry_run(target: Target, objs) -> list[dict]:
-    try:
-        return _apply(target, objs, dry=True)
-    except kubectl.KubectlError as exc:
-        detail = next((l for l in exc.result.stderr.splitlines() if l.strip()), "rejected")
-        raise errors.BadInput(INVALID_MANIFESTS.format(detail=detail.strip()), evidence=exc.evidence) from None
-
-
-def live_objects(target: Target, objs) -> dict[str, dict]:
-    res = kubectl.run(target, ["get", "--ignore-not-found", "--show-managed-fields", "-o", "json", "-f", "-"], input=_as_list(objs))
-    return {render.key(o): o for o in _items(res)}
-
-
 def namespace_exists(target: Target, namespace: str) -> bool:
-    try:
-        client.core(target).read_namespace(namespace)
-        return True
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
+    return client.get(target, "v1", "Namespace", namespace) is not None
 
 
 def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
     """The Namespace objects first: everything else is validated inside them."""
     if not p.namespaces:
         if not namespace_exists(target, p.namespace):
-            client.core(target).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=p.namespace)))
+            client.create(target, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p.namespace}})
             out.writes += 1
         return
     dry = dry_run(target, p.namespaces)
     changed = diff(live_objects(target, p.namespaces), dry)
     if changed:
-        _apply(target, [o for o in p.namespaces if render.key(o) in changed], dry=False)
+        apply_set(target, [o for o in p.namespaces if key(o) in changed])
         out.changed.extend(changed)
         out.writes += len(changed)
-
-
-def _save_last_good(target: Target, p: Plan) -> None:
-    # Secrets stay out of the saved set (it is a ConfigMap); a rollback keeps the current one.
-    kept = [o for o in p.objects if o["kind"] != "Secret"]
-    blob = base64.b64encode(gzip.compress(json.dumps(kept).encode())).decode()
-    body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=LAST_GOOD, namespace=p.namespace,
-                                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
-                           data={"sha": p.sha}, binary_data={"objects.json.gz": blob})
-    api = client.core(target)
-    try:
-        api.replace_namespaced_config_map(LAST_GOOD, p.namespace, body)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        api.create_namespaced_config_map(p.namespace, body)
-
-
-def last_good_objects(target: Target, namespace: str) -> tuple[str, list[dict]] | None:
-    """(sha, objects) exactly as the last successful deploy applied them."""
-    try:
-        cm = client.core(target).read_namespaced_config_map(LAST_GOOD, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    objs = json.loads(gzip.decompress(base64.b64decode(cm.binary_data["objects.json.gz"])))
-    return cm.data["sha"], objs
 
 
 def wait_rollout(target: Target, p: Plan, timeout: float, grace: float, poll: float, progress: Progress,
@@ -293,11 +208,7 @@ def wait_rollout(target: Target, p: Plan, timeout: float, grace: float, poll: fl
         if not fail_fast:
             for pod in rollout.stuck_statefulset_pods(snap):
                 progress(f"deleting {pod}: a StatefulSet does not replace a broken pod on rollback")
-                try:
-                    client.core(target).delete_namespaced_pod(pod, p.namespace)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
+                client.delete(target, "v1", "Pod", pod, p.namespace)
         waited = time.monotonic() - t0
         if waited > timeout:
             v.problems.append(f"timed out after {timeout:.0f}s waiting for the rollout: {v.summary()}")
@@ -339,9 +250,9 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
                                             "started": history.iso(out.started)})
         before = live_objects(target, p.objects)
         progress(f"server-side apply as {FIELD_MANAGER}")
-        applied = _apply(target, p.objects, dry=False)             # 4. server-side apply
+        applied = apply_set(target, p.objects)                     # 4. server-side apply
         for a in applied:
-            k = render.key(a)
+            k = key(a)
             if k not in before or before[k]["metadata"].get("resourceVersion") != a["metadata"].get("resourceVersion"):
                 out.changed.append(k)
         out.writes += len(out.changed) + 1
@@ -352,10 +263,10 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
         if lk.lost.is_set():
             v.problems.append(LOCK_LOST)
             v.state = "failed"
-        good = last_good_objects(target, p.namespace) if v.state != "healthy" else None
+        good = last_good.read(target, p.namespace) if v.state != "healthy" else None
         step = decide(v.state, good[0] if good else None, opts.rollback)
         if step == "done":
-            _save_last_good(target, p)
+            last_good.save(target, p.namespace, p.sha, p.objects)
             out.result = history.SUCCEEDED
         else:
             out.reason = v.problems[0] if v.problems else v.summary()
@@ -364,7 +275,7 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
             if step == "rollback":
                 out.rolled_back_to = good[0]
                 progress(f"rolling back to {good[0]}: {out.reason}")
-                _apply(target, good[1], dry=False)
+                apply_set(target, good[1])
                 rb = wait_rollout(target, p, timeout, grace, opts.poll, progress, fail_fast=False,
                                   min_ready=out.min_ready, track=track)
                 out.result = history.ROLLED_BACK if rb.state == "healthy" else history.FAILED
@@ -396,11 +307,11 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
 
 def rollback(target: Target, env: str, to: str | None = None, namespace: str | None = None,
              progress: Progress = _quiet, **opts) -> Outcome:
-    """`provision rollback`: deploy `to`, by default the successful SHA before the current one."""
-    config.environment(env)
+    """`provision app rollback`: deploy `to`, by default the successful SHA before the current one."""
+    Environment.named(env)
     ns = namespace or config.settings()["kubernetes"]["namespace"]
     if to is None:
-        current = last_good_objects(target, ns)
+        current = last_good.read(target, ns)
         to = history.last_good(history.read(target, ns), exclude=current[0] if current else None)
         if to is None:
             raise errors.BadInput(NO_PREVIOUS)
@@ -415,7 +326,7 @@ def running_images(target: Target, namespace: str) -> dict[str, str]:
 
 
 def status_lines(target: Target, env: str, namespace: str | None = None) -> list[str]:
-    e = config.environment(env)
+    e = Environment.named(env)
     ns = namespace or config.settings()["kubernetes"]["namespace"]
     out = []
     try:
@@ -427,7 +338,7 @@ def status_lines(target: Target, env: str, namespace: str | None = None) -> list
     for k, img in sorted(running_images(target, ns).items()):
         out.append(f"running {k}: {img}")
     out.append("history (oldest first):")
-    out += ["  " + l for l in history.lines(history.read(target, ns))] or ["  (none)"]
+    out += ["  " + line for line in history.lines(history.read(target, ns))] or ["  (none)"]
     return out
 
 
@@ -435,34 +346,16 @@ def demo_step(target: Target, progress: Progress) -> list[str]:
     """`provision demo`: identify the local cluster as dev, deploy a SHA, deploy it again."""
     import secrets as _s
 
-    env = config.environment("dev")
-    identity.bootstrap(target, env["cluster_name"])
+    env = Environment.named("dev")
+    identity.bootstrap(target, env.cluster_name)
     sha = _s.token_hex(20)
-    if target.local:  # offline: the operator's step of filling the secret source
-        app_secret.seed_offline_source(target, "dev", app_secret.required_keys(
-            render.prepare(render.render(target, render.overlay_dir(env)), sha, target.namespace)))
-    if target.local:  # offline: no storage driver; pre-bind the postgres claim (volumes.py)
+    objs = render.prepare(render.render(env), sha, target.namespace)
+    # The operator's once-per-cluster steps (docs/deployment-guide.md), where the target declares it needs them:
+    if target.cannot.get(SECRET_SOURCE):     # a throwaway secret source: fill it with generated values
+        app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
+    if target.cannot.get(VOLUME_PROVISIONING):  # no storage driver: pre-bind the postgres claim (volumes.py)
         from . import volumes
         volumes.prebind(target, plan(target, Options(env="dev", image_tag=sha)).objects)
     first = deploy(target, Options(env="dev", image_tag=sha), progress)
     second = deploy(target, Options(env="dev", image_tag=sha), progress)
     return [*first.lines(), *second.lines()]
-
-
-_PLURALS = {"NetworkPolicy": "networkpolicies", "Ingress": "ingresses", "Namespace": "namespaces"}
-
-
-def apply_object(target: Target, obj: dict, dry: bool = False) -> dict:
-    """Server-side apply of one object through the API (no kubectl fork), same
-    field manager as the deploy: the property tests repeat it hundreds of times."""
-    group_version = obj["apiVersion"]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    plural = _PLURALS.get(obj["kind"], obj["kind"].lower() + "s")
-    md = obj["metadata"]
-    ns = f"/namespaces/{md['namespace']}" if obj["kind"] not in render.CLUSTER_SCOPED else ""
-    query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry else [])
-    resp = client.api(target).call_api(
-        f"{base}{ns}/{plural}/{md['name']}", "PATCH", query_params=query, body=obj,
-        header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
-        auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
-    return json.loads(resp.data)

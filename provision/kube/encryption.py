@@ -19,7 +19,8 @@ from ..findings import Finding, failed, passed
 
 ENCRYPTED_PREFIX = b"k8s:enc:"
 PLAINTEXT_PREFIX = b"k8s\x00"   # the API server's protobuf envelope, unencrypted
-NO_RAW_ETCD = "no raw etcd access on this target: its etcd is managed (EKS encrypts secrets with KMS envelope encryption)"
+NO_RAW_ETCD = ("no raw etcd access on this target: its etcd is managed "
+               "(EKS encrypts secrets with KMS envelope encryption)")
 ETCD_UNREACHABLE = "etcd at {endpoint} did not answer: {detail}"
 MIN_VISIBLE = 8   # shorter plaintexts may occur in random ciphertext by chance
 
@@ -84,20 +85,18 @@ def secret_encrypted_at_rest(target: Target, namespace: str, name: str,
     _, etcd_prefix = _etcd(target)
     key = etcd_key("secrets", namespace, name, etcd_prefix)
     return judge_at_rest(f"Secret {namespace}/{name} at rest in etcd ({key})", raw_etcd_value(target, key),
-                         plaintexts, prefix)
+                         plaintexts, prefix).graded(target.grade("kube"))
 
 
 def write_secret(target: Target, namespace: str, name: str, data: dict[str, bytes]) -> None:
     """Create or replace an Opaque Secret through the API server."""
-    from kubernetes.client import V1ObjectMeta, V1Secret
+    from . import client
 
-    from .client import ApiException, core
-
-    body = V1Secret(metadata=V1ObjectMeta(name=name), type="Opaque",
-                    data={k: base64.b64encode(v).decode() for k, v in data.items()})
+    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name, "namespace": namespace},
+            "data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
     try:
-        core(target).create_namespaced_secret(namespace, body)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise errors.ProvisionError(f"could not write Secret {namespace}/{name}: HTTP {exc.status} {exc.reason}") from None
-        core(target).replace_namespaced_secret(name, namespace, body)
+        if client.create(target, body, exist_ok=True) is None:
+            client.replace(target, body)
+    except client.ApiError as exc:
+        raise errors.ProvisionError(f"could not write Secret {namespace}/{name}: HTTP {exc.status} "
+                                    f"{exc.server_message}") from None

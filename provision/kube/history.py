@@ -8,11 +8,9 @@ import json
 import time
 from datetime import UTC, datetime
 
-from kubernetes import client as k8s
-
 from ..config import Target
+from ..constants import FIELD_MANAGER, MANAGED_BY_LABEL
 from . import client
-from .client import ApiException
 
 CONFIGMAP = "deploy-history"
 KEY = "entries"
@@ -24,39 +22,29 @@ def iso(t: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if t is None else t, UTC).isoformat(timespec="seconds")
 
 
+def _entries(cm: dict | None) -> list[dict]:
+    return json.loads(((cm or {}).get("data") or {}).get(KEY, "[]"))
+
+
 def read(target: Target, namespace: str) -> list[dict]:
-    try:
-        cm = client.core(target).read_namespaced_config_map(CONFIGMAP, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return []
-        raise
-    return json.loads((cm.data or {}).get(KEY, "[]"))
+    return _entries(client.get(target, "v1", "ConfigMap", CONFIGMAP, namespace))
 
 
 def _update(target: Target, namespace: str, change) -> list[dict]:
-    api = client.core(target)
     for _ in range(10):
-        try:
-            cm = api.read_namespaced_config_map(CONFIGMAP, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            cm = None
-        entries = json.loads(((cm.data or {}) if cm else {}).get(KEY, "[]"))
-        entries = change(entries)[-KEEP:]
-        body = k8s.V1ConfigMap(
-            metadata=k8s.V1ObjectMeta(name=CONFIGMAP, namespace=namespace,
-                                      resource_version=cm.metadata.resource_version if cm else None,
-                                      labels={"app.kubernetes.io/managed-by": "cloudtolocalllm-provision"}),
-            data={KEY: json.dumps(entries, indent=0)})
+        cm = client.get(target, "v1", "ConfigMap", CONFIGMAP, namespace)
+        entries = change(_entries(cm))[-KEEP:]
+        md = {"name": CONFIGMAP, "namespace": namespace, "labels": {MANAGED_BY_LABEL: FIELD_MANAGER}}
+        if cm is not None:  # compare-and-swap on the version we read
+            md["resourceVersion"] = cm["metadata"]["resourceVersion"]
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "data": {KEY: json.dumps(entries, indent=0)}}
         try:
             if cm is None:
-                api.create_namespaced_config_map(namespace, body)
+                client.create(target, body)
             else:
-                api.replace_namespaced_config_map(CONFIGMAP, namespace, body)
+                client.replace(target, body)
             return entries
-        except ApiException as exc:
+        except client.ApiError as exc:
             if exc.status != 409:
                 raise
     raise RuntimeError("deploy history: too many concurrent writers")

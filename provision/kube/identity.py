@@ -2,7 +2,7 @@
 
 Every cluster carries ConfigMap kube-public/cluster-identity with
 data.cluster_name, written once by whoever creates the cluster: the
-provisioner after the EKS stack is up (`provision cluster-identity --env
+provisioner after the EKS stack is up (`provision cluster identity --env
 <env>`), and the same command for the local control plane (the test session
 and `provision demo` call `bootstrap` for the dev environment). On a live EKS
 cluster the kubeconfig context also names the cluster (its ARN ends in
@@ -12,29 +12,23 @@ cluster with no identity, is refused (exit 3) before anything is applied.
 """
 from __future__ import annotations
 
-from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from .. import errors
 from ..config import Target
+from ..constants import FIELD_MANAGER, MANAGED_BY_LABEL
 from . import client
-from .client import ApiException
 
 NAME = "cluster-identity"
 NAMESPACE = "kube-public"
 WRONG_CLUSTER = "refusing to deploy environment {env!r} (cluster {want!r}) to cluster {got!r} ({source})"
 NO_IDENTITY = ("refusing to deploy: the cluster has no identity ({namespace}/{name}); "
-               "run `provision cluster-identity --env <env>` once after creating it")
+               "run `provision cluster identity --env <env>` once after creating it")
 
 
 def read(target: Target, namespace: str = NAMESPACE) -> str | None:
-    try:
-        cm = client.core(target).read_namespaced_config_map(NAME, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return (cm.data or {}).get("cluster_name")
+    cm = client.get(target, "v1", "ConfigMap", NAME, namespace)
+    return None if cm is None else (cm.get("data") or {}).get("cluster_name")
 
 
 def context_cluster(target: Target) -> str | None:
@@ -70,13 +64,8 @@ def bootstrap(target: Target, cluster_name: str, namespace: str = NAMESPACE) -> 
         return got
     if got is not None:
         raise errors.Refused(f"cluster already identifies as {got!r}; not relabelling it {cluster_name!r}")
-    body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=NAME, namespace=namespace,
-                                                     labels={"app.kubernetes.io/managed-by": "cloudtolocalllm-provision"}),
-                           data={"cluster_name": cluster_name})
-    try:
-        client.core(target).create_namespaced_config_map(namespace, body)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"cluster_name": cluster_name},
+            "metadata": {"name": NAME, "namespace": namespace, "labels": {MANAGED_BY_LABEL: FIELD_MANAGER}}}
+    if client.create(target, body, exist_ok=True) is None:  # someone wrote it first: judge theirs
         return bootstrap(target, cluster_name, namespace)
     return cluster_name

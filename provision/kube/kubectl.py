@@ -37,10 +37,11 @@ class KubectlError(errors.ProvisionError):
         self.result = result
 
 
-def run(target: Target, args: list[str], input: str | None = None, check: bool = True,
+def run(target: Target | None, args: list[str], input: str | None = None, check: bool = True,
         timeout: float = DEFAULT_TIMEOUT) -> Result:
+    """kubectl with the target's environment; target None for what needs no cluster (kustomize)."""
     argv = [str(build.kubectl()), *args]
-    env = {**os.environ, **target.env()}
+    env = {**os.environ, **(target.env() if target else {})}
     try:
         p = subprocess.run(argv, input=input, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as exc:

@@ -18,16 +18,16 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from kubernetes import client as k8s
-
 from .. import errors
 from ..config import Target
+from ..constants import FIELD_MANAGER, MANAGED_BY_LABEL
 from . import client
-from .client import ApiException
+from .rollout import parse_time
 
 LEASE_NAME = "deploy-lock"
 DEFAULT_LEASE_SECONDS = 60
-LOCK_HELD = "deploy lock {namespace}/{name} is held by {holder} (renewed {age:.0f}s ago, lease {lease}s); not waiting (--no-wait)"
+LOCK_HELD = ("deploy lock {namespace}/{name} is held by {holder} (renewed {age:.0f}s ago, lease {lease}s); "
+             "not waiting (--no-wait)")
 LOCK_TIMEOUT = "deploy lock {namespace}/{name} still held by {holder} after waiting {waited:.0f}s"
 
 
@@ -55,17 +55,36 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def state(lease: k8s.V1Lease | None, now: datetime | None = None) -> tuple[str, str, float]:
+def micro_time(t: datetime) -> str:
+    """A Lease's MicroTime (RFC 3339 with microseconds, UTC)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _spec(lease: dict | None) -> dict:
+    return (lease or {}).get("spec") or {}
+
+
+def state(lease: dict | None, now: datetime | None = None) -> tuple[str, str, float]:
     """(free|held|expired, holder, seconds since renewal) of a Lease (pure)."""
     now = now or _now()
-    if lease is None or not lease.spec or not lease.spec.holder_identity:
+    spec = _spec(lease)
+    if not spec.get("holderIdentity"):
         return "free", "", 0.0
-    spec = lease.spec
-    renewed = spec.renew_time or spec.acquire_time or now
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime")) or now
     age = (now - renewed).total_seconds()
-    if age > (spec.lease_duration_seconds or DEFAULT_LEASE_SECONDS):
-        return "expired", spec.holder_identity, age
-    return "held", spec.holder_identity, age
+    if age > (spec.get("leaseDurationSeconds") or DEFAULT_LEASE_SECONDS):
+        return "expired", spec["holderIdentity"], age
+    return "held", spec["holderIdentity"], age
+
+
+def lease_object(namespace: str, name: str, holder: str, lease_seconds: int, when: datetime, transitions: int,
+                 resource_version: str | None = None) -> dict:
+    md = {"name": name, "namespace": namespace, "labels": {MANAGED_BY_LABEL: FIELD_MANAGER}}
+    if resource_version:
+        md["resourceVersion"] = resource_version   # compare-and-swap
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": md,
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": lease_seconds, "acquireTime": micro_time(when),
+                     "renewTime": micro_time(when), "leaseTransitions": transitions}}
 
 
 class Lock:
@@ -73,29 +92,18 @@ class Lock:
                  name: str = LEASE_NAME):
         self.target, self.namespace, self.holder = target, namespace, holder
         self.lease_seconds, self.name = lease_seconds, name
-        self.api = client.coordination(target)
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.acquired_at: float | None = None   # time.time() when held
         self.took_over: str = ""               # holder of the expired lease we took over
 
-    def _read(self) -> k8s.V1Lease | None:
-        try:
-            return self.api.read_namespaced_lease(self.name, self.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+    def _read(self) -> dict | None:
+        return client.get(self.target, "coordination.k8s.io/v1", "Lease", self.name, self.namespace)
 
-    def _body(self, lease: k8s.V1Lease | None, transitions: int) -> k8s.V1Lease:
-        now = _now()
-        md = k8s.V1ObjectMeta(name=self.name, namespace=self.namespace,
-                              resource_version=lease.metadata.resource_version if lease else None,
-                              labels={"app.kubernetes.io/managed-by": "cloudtolocalllm-provision"})
-        return k8s.V1Lease(metadata=md, spec=k8s.V1LeaseSpec(
-            holder_identity=self.holder, lease_duration_seconds=self.lease_seconds,
-            acquire_time=now, renew_time=now, lease_transitions=transitions))
+    def _body(self, lease: dict | None, transitions: int) -> dict:
+        return lease_object(self.namespace, self.name, self.holder, self.lease_seconds, _now(), transitions,
+                            lease["metadata"]["resourceVersion"] if lease else None)
 
     def try_acquire(self) -> tuple[bool, str, float]:
         """One compare-and-swap attempt: (got it, current holder, its age)."""
@@ -103,13 +111,13 @@ class Lock:
         st, holder, age = state(lease)
         if st == "held" and holder != self.holder:
             return False, holder, age
-        transitions = ((lease.spec.lease_transitions or 0) + (holder != self.holder)) if lease else 0
+        transitions = ((_spec(lease).get("leaseTransitions") or 0) + (holder != self.holder)) if lease else 0
         try:
             if lease is None:
-                self.api.create_namespaced_lease(self.namespace, self._body(None, 0))
+                client.create(self.target, self._body(None, 0))
             else:
-                self.api.replace_namespaced_lease(self.name, self.namespace, self._body(lease, transitions))
-        except ApiException as exc:
+                client.replace(self.target, self._body(lease, transitions))
+        except client.ApiError as exc:
             if exc.status in (409, 422):  # someone else wrote first (or created it): read again
                 return False, holder or "(another deployer)", 0.0
             raise
@@ -141,13 +149,13 @@ class Lock:
 
     def renew(self) -> bool:
         lease = self._read()
-        if lease is None or lease.spec.holder_identity != self.holder:
+        if _spec(lease).get("holderIdentity") != self.holder:
             self.lost.set()
             return False
-        lease.spec.renew_time = _now()
+        lease["spec"]["renewTime"] = micro_time(_now())
         try:
-            self.api.replace_namespaced_lease(self.name, self.namespace, lease)
-        except ApiException as exc:
+            client.replace(self.target, lease)
+        except client.ApiError as exc:
             if exc.status == 409:
                 return self.renew()
             raise
@@ -171,14 +179,14 @@ class Lock:
             self._thread.join(timeout=5)
         for _ in range(5):
             lease = self._read()
-            if lease is None or lease.spec.holder_identity != self.holder:
+            if _spec(lease).get("holderIdentity") != self.holder:
                 return
-            lease.spec.holder_identity = None
-            lease.spec.renew_time = _now()
+            lease["spec"]["holderIdentity"] = None
+            lease["spec"]["renewTime"] = micro_time(_now())
             try:
-                self.api.replace_namespaced_lease(self.name, self.namespace, lease)
+                client.replace(self.target, lease)
                 return
-            except ApiException as exc:
+            except client.ApiError as exc:
                 if exc.status != 409:
                     raise
 
@@ -191,28 +199,15 @@ class Lock:
 
 def holder_of(target: Target, namespace: str, name: str = LEASE_NAME) -> tuple[str, str, float]:
     """(state, holder, age) of the lock, read-only."""
-    try:
-        lease = client.coordination(target).read_namespaced_lease(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return "free", "", 0.0
-        raise
-    return state(lease)
+    return state(client.get(target, "coordination.k8s.io/v1", "Lease", name, namespace))
 
 
 def seed(target: Target, namespace: str, holder: str, lease_seconds: int, renewed_ago: float = 0.0,
          name: str = LEASE_NAME) -> None:
     """Write a Lease as if `holder` held it (tests: a live holder, or a crashed one with renewed_ago > lease)."""
-    api = client.coordination(target)
-    when = _now() - timedelta(seconds=renewed_ago)
-    body = k8s.V1Lease(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
-                       spec=k8s.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=lease_seconds,
-                                            acquire_time=when, renew_time=when, lease_transitions=0))
-    try:
-        api.create_namespaced_lease(namespace, body)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        cur = api.read_namespaced_lease(name, namespace)
-        body.metadata.resource_version = cur.metadata.resource_version
-        api.replace_namespaced_lease(name, namespace, body)
+    body = lease_object(namespace, name, holder, lease_seconds, _now() - timedelta(seconds=renewed_ago), 0)
+    body["metadata"].pop("labels")   # as another deployer wrote it, not ours
+    if client.create(target, body, exist_ok=True) is None:
+        cur = client.get(target, "coordination.k8s.io/v1", "Lease", name, namespace)
+        body["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+        client.replace(target, body)

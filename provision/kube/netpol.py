@@ -15,8 +15,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from .. import findings
 from ..findings import Finding, failed, passed
-from .manifests import selector_matches
+from .objects import containers, pod_labels, selector_matches, workloads
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def policy_types(policy: dict) -> list[str]:
 
 
 def selects(policy: dict, ep: Endpoint) -> bool:
-    """The policy applies to this pod."""
+    """The policy applies to this pod (podSelector {} selects every pod of its namespace)."""
     return (ep.is_pod and policy["metadata"].get("namespace") == ep.namespace
             and selector_matches((policy.get("spec") or {}).get("podSelector") or {}, ep.label_dict()))
 
@@ -138,8 +139,6 @@ def policies_of(objects: list[dict]) -> list[dict]:
 
 def workload_endpoints(objects: list[dict]) -> list[Endpoint]:
     """One pod per workload of the rendered manifests, as the pod template describes it."""
-    from .manifests import containers, pod_labels, workloads
-
     ns_labels = {o["metadata"]["name"]: (o["metadata"].get("labels") or {})
                  for o in objects if o.get("kind") == "Namespace"}
     out = []
@@ -174,6 +173,7 @@ def workload_reachability(objects: list[dict], cluster_objects: list[dict]) -> s
     return reachability(pols, others + eps, eps) | reachability(pols, eps, others[1:])
 
 
+@findings.graded("model")
 def check_reachability(actual: set[tuple[str, str, int]], expected: set[tuple[str, str, int]],
                        subject: str = "the computed reachability between workloads is exactly the allowed set"
                        ) -> Finding:
@@ -204,6 +204,7 @@ def egress_reachability(policies: list[dict], sources: list[Endpoint],
             if allowed(policies, s, d, port, proto)}
 
 
+@findings.graded("model")
 def check_egress(actual: set, expected: set) -> Finding:
     subject = "the computed egress beyond the workloads is exactly the allowed set"
     extra, missing = sorted(actual - expected), sorted(expected - actual)

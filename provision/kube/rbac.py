@@ -15,8 +15,10 @@ import yaml
 
 from ..config import Target
 from ..findings import Finding, failed, passed
-from . import kubectl, render
+from . import client, kubectl, render
 
+# Deliberately not the deploy's FIELD_MANAGER: these test-only applies must never
+# look like (or take fields from) a real deploy.
 FIELD_MANAGER = "provision-isolation-tests"
 # A ServiceAccount of a namespace that does not exist: no binding names it, so
 # it has only what every ServiceAccount of the cluster gets (discovery, the
@@ -35,19 +37,23 @@ def apply_app(target: Target, namespace: str, objects: list[dict]) -> Finding:
     """Server-side apply of `objects` moved into `namespace` (Pod Security `restricted` enforced)."""
     objs = render.set_namespace(objects, namespace)
     doc = yaml.safe_dump_all(objs, sort_keys=False)
+    # kubectl, not client.apply: its stderr carries the server's PodSecurity warnings this check reads
     res = kubectl.run(target, ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-"],
                       input=doc, check=False)
     warnings = [w for w in res.stderr.splitlines() if "warning" in w.lower()]
     subject = f"the dev overlay applies to the fresh namespace {namespace} under Pod Security restricted"
     if res.returncode != 0 or any("PodSecurity" in w for w in warnings):
         return failed(subject, "applied without errors or PodSecurity warnings",
-                      f"exit {res.returncode}", res.stderr.strip().splitlines()[:30])
+                      f"exit {res.returncode}", res.stderr.strip().splitlines()[:30], grade=target.grade("kube"))
     return passed(subject, f"{len(objs)} objects applied", f"{len(objs)} objects applied",
-                  res.stdout.strip().splitlines() + warnings)
+                  res.stdout.strip().splitlines() + warnings, grade=target.grade("kube"))
 
 
 def delete_namespace(target: Target, namespace: str) -> None:
-    kubectl.run(target, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"], check=False)
+    try:
+        client.delete(target, "v1", "Namespace", namespace)
+    except client.ApiError:
+        pass   # cleanup: best effort, as before
 
 
 def bind_cluster_role(target: Target, namespace: str, sa: str, role: str) -> None:
@@ -56,13 +62,11 @@ def bind_cluster_role(target: Target, namespace: str, sa: str, role: str) -> Non
           "metadata": {"name": f"seeded-{sa}-{role}", "namespace": namespace},
           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
           "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]}
-    kubectl.run(target, ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-"],
-                input=yaml.safe_dump(rb))
+    client.apply(target, rb, field_manager=FIELD_MANAGER)
 
 
 def service_accounts(target: Target, namespace: str) -> list[str]:
-    data = kubectl.get_json(target, ["serviceaccounts", "-n", namespace])
-    return sorted(i["metadata"]["name"] for i in data.get("items", []))
+    return sorted(i["metadata"]["name"] for i in client.list_objects(target, "v1", "ServiceAccount", namespace))
 
 
 def rules_review(target: Target, namespace: str, user: str, groups: list[str]) -> dict:
@@ -149,4 +153,4 @@ def matrix(target: Target, namespace: str, sas: list[str]) -> dict[str, set[Righ
 
 def check_matrix(target: Target, namespace: str, allowed: dict[str, set[Right]]) -> Finding:
     sas = sorted(set(service_accounts(target, namespace)) | set(allowed))
-    return compare(matrix(target, namespace, sas), allowed, namespace)
+    return compare(matrix(target, namespace, sas), allowed, namespace).graded(target.grade("kube"))

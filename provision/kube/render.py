@@ -14,74 +14,55 @@ from pathlib import Path
 import yaml
 
 from .. import config, errors
-from ..config import Target
+from ..config import Environment
+from ..constants import CHECKSUM_ANNOTATION
 from . import kubectl
+from .objects import CLUSTER_SCOPED, containers, key, pod_spec, pod_template, spec_containers, split_image
 
-# Kinds that live outside any namespace (the ones a manifest set may carry).
-CLUSTER_SCOPED = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume",
-    "IngressClass", "CustomResourceDefinition", "PriorityClass", "RuntimeClass",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "CSIDriver", "APIService",
-}
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
-CHECKSUM_ANNOTATION = "cloudtolocalllm.online/config-checksum"
-
+# The one render error: bad input (exit 2), nothing changed.
 MISSING_OVERLAY = "overlay {path} of environment {env!r} does not exist"
 RENDER_FAILED = "overlay {path} does not render: {detail}"
 
 
-def overlay_dir(env: dict) -> Path:
-    path = config.ROOT / env["overlay"]
+def _environment(env: Environment | str) -> Environment:
+    return env if isinstance(env, Environment) else Environment.named(env)
+
+
+def overlay_dir(env: Environment | str) -> Path:
+    """The environment's app overlay; BadInput when it has no kustomization."""
+    e = _environment(env)
+    path = e.overlay
     if not (path / "kustomization.yaml").exists() and not (path / "kustomization.yml").exists():
-        raise errors.BadInput(MISSING_OVERLAY.format(path=env["overlay"], env=env["name"]))
+        raise errors.BadInput(MISSING_OVERLAY.format(path=e["overlay"], env=e.name))
     return path
 
 
-def render(target: Target, path: Path) -> list[dict]:
+def render_dir(path: Path) -> list[dict]:
+    """Objects of one kustomization directory, in kustomize's order (the venv's kubectl,
+    same minor as the cluster). BadInput (exit 2, nothing changed) when it does not render."""
     try:
-        out = kubectl.run(target, ["kustomize", str(path)]).stdout
+        out = kubectl.run(None, ["kustomize", str(path)]).stdout
     except kubectl.KubectlError as exc:
-        raise errors.BadInput(RENDER_FAILED.format(path=path, detail=str(exc).split(": ", 1)[-1])) from None
+        raise errors.BadInput(RENDER_FAILED.format(path=path, detail=str(exc).split(": ", 1)[-1]),
+                              evidence=exc.evidence) from None
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-def key(obj: dict) -> str:
-    """kind/namespace/name: how objects are told apart in diffs and reports."""
-    md = obj.get("metadata", {})
-    return f"{obj['kind']}/{md.get('namespace', '')}/{md['name']}".replace("//", "/")
+def render(env: Environment | str) -> list[dict]:
+    """The environment's app overlay, rendered."""
+    return render_dir(overlay_dir(env))
 
 
-def split_image(image: str) -> tuple[str, str]:
-    """(repository, tag-or-digest) of an image reference."""
-    if "@" in image:
-        repo, digest = image.split("@", 1)
-        return repo, "@" + digest
-    last = image.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = image.rsplit(":", 1)
-        return repo, tag
-    return image, ""
-
-
-def pod_spec(obj: dict) -> dict | None:
-    if obj.get("kind") in WORKLOAD_KINDS:
-        return obj.get("spec", {}).get("template", {}).get("spec")
-    if obj.get("kind") == "CronJob":
-        return obj.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec")
-    return None
-
-
-def containers(spec: dict) -> list[dict]:
-    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+def render_cluster(env: Environment | str) -> list[dict]:
+    """The environment's cluster overlay (autoscaler, storage class, ingress controller), rendered."""
+    return render_dir(_environment(env).cluster_overlay)
 
 
 def set_images(objs: list[dict], sha: str, repos: list[str]) -> list[dict]:
     """Every container whose repository is one of ours runs `<repo>:<sha>`."""
     out = copy.deepcopy(objs)
     for obj in out:
-        spec = pod_spec(obj)
-        for c in containers(spec) if spec else []:
+        for c in containers(obj):
             repo, _ = split_image(c.get("image", ""))
             if repo in repos:
                 c["image"] = f"{repo}:{sha}"
@@ -92,8 +73,7 @@ def images_of(objs: list[dict], repos: list[str]) -> dict[str, str]:
     """container key -> image, for our repositories only."""
     found = {}
     for obj in objs:
-        spec = pod_spec(obj)
-        for c in containers(spec) if spec else []:
+        for c in containers(obj):
             if split_image(c.get("image", ""))[0] in repos:
                 found[f"{key(obj)}:{c['name']}"] = c["image"]
     return found
@@ -125,7 +105,7 @@ def set_namespace(objs: list[dict], namespace: str) -> list[dict]:
 
 def uses_configmap(spec: dict, name: str) -> bool:
     """Does a pod spec read ConfigMap `name` (env, envFrom, volumes, projected)?"""
-    for c in containers(spec):
+    for c in spec_containers(spec):
         for ef in c.get("envFrom", []) or []:
             if (ef.get("configMapRef") or {}).get("name") == name:
                 return True
@@ -156,13 +136,13 @@ def annotate_config_checksums(objs: list[dict], configmaps: list[str]) -> list[d
     sums = {o["metadata"]["name"]: checksum(o) for o in out
             if o["kind"] == "ConfigMap" and o["metadata"]["name"] in configmaps}
     for obj in out:
-        spec = pod_spec(obj)
-        if not spec:
+        spec, template = pod_spec(obj), pod_template(obj)
+        if not spec or template is None:
             continue
         used = sorted(n for n in sums if uses_configmap(spec, n))
         if not used:
             continue
-        tmpl_md = obj["spec"]["template"].setdefault("metadata", {})
+        tmpl_md = template.setdefault("metadata", {})
         tmpl_md.setdefault("annotations", {})[CHECKSUM_ANNOTATION] = ",".join(f"{n}={sums[n]}" for n in used)
     return out
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from ..config import Target
 from ..findings import Finding, failed, passed
 from . import client
+from .objects import selector_matches
 
 FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                  "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
@@ -52,7 +53,8 @@ def is_rollout_complete(dep: dict) -> Finding:
     got = {k: st.get(k, 0) for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")}
     actual = ", ".join(f"{k}={v}" for k, v in got.items())
     if st.get("observedGeneration", 0) < dep["metadata"].get("generation", 0):
-        return failed(name, f"{want} updated and ready", f"generation {dep['metadata'].get('generation')} not observed yet")
+        return failed(name, f"{want} updated and ready",
+                      f"generation {dep['metadata'].get('generation')} not observed yet")
     if any(v != want for v in got.values()):
         return failed(name, f"{want} updated and ready", actual)
     return passed(name, f"{want} updated and ready", actual)
@@ -110,11 +112,13 @@ def pod_problems(pod: dict, now: datetime, grace: float) -> list[str]:
     return out
 
 
-def selector_matches(selector: dict, labels: dict) -> bool:
-    ml = (selector or {}).get("matchLabels") or {}
-    if not ml:
+def owns(selector: dict | None, labels: dict) -> bool:
+    """Do a workload's pods carry these labels? A workload without a selector, or with
+    an empty one, owns no pod here: apps/v1 refuses both, so never read it as "all pods"
+    (objects.selector_matches would: for Kubernetes, {} matches everything)."""
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return False
-    return all(labels.get(k) == v for k, v in ml.items())
+    return selector_matches(selector, labels)
 
 
 @dataclass
@@ -149,15 +153,17 @@ def evaluate(snapshot: dict, deployments: list[str], statefulsets: list[str], se
                                          obj.get("spec", {}).get("replicas", 1))
             workloads.append((kind[:-1], obj))
             if kind == "deployments" and deadline_exceeded(obj):
-                problems.append(f"deployment/{n}: ProgressDeadlineExceeded: {_cond(obj, 'Progressing').get('message', '')}")
+                message = _cond(obj, "Progressing").get("message", "")
+                problems.append(f"deployment/{n}: ProgressDeadlineExceeded: {message}")
     for kind_, w in workloads:
         sel = w.get("spec", {}).get("selector")
-        pods = [p for p in snapshot.get("pods", []) if selector_matches(sel, p["metadata"].get("labels") or {})]
+        pods = [p for p in snapshot.get("pods", []) if owns(sel, p["metadata"].get("labels") or {})]
         live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         unready = [p["metadata"]["name"] for p in live if not is_pod_ready(p)]
         subject = f"pods of {kind_}/{w['metadata']['name']}"
-        findings.append(Finding(not unready and bool(live), subject, "all Running and Ready",
-                                f"{len(live) - len(unready)}/{len(live)} ready" + (f"; not ready: {', '.join(unready[:5])}" if unready else "")))
+        seen = f"{len(live) - len(unready)}/{len(live)} ready" + (
+            f"; not ready: {', '.join(unready[:5])}" if unready else "")
+        findings.append(Finding(not unready and bool(live), subject, "all Running and Ready", seen))
         for p in live:
             problems.extend(pod_problems(p, now, grace))
     for svc in services:
@@ -181,29 +187,26 @@ def stuck_statefulset_pods(snapshot: dict) -> list[str]:
         want = sts.get("status", {}).get("updateRevision")
         for p in snapshot.get("pods", []):
             labels = p["metadata"].get("labels") or {}
-            if (selector_matches(sts["spec"].get("selector"), labels) and want
+            if (owns(sts["spec"].get("selector"), labels) and want
                     and labels.get("controller-revision-hash") not in (None, want) and not is_pod_ready(p)
                     and not p["metadata"].get("deletionTimestamp")):
                 out.append(p["metadata"]["name"])
     return out
 
 
+# What a rollout verdict reads: snapshot key -> (apiVersion, kind).
+SNAPSHOT_KINDS = {"deployments": ("apps/v1", "Deployment"), "statefulsets": ("apps/v1", "StatefulSet"),
+                  "pods": ("v1", "Pod"), "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice")}
+
+
 def snapshot(target: Target, namespace: str) -> dict:
     """One read of what a rollout verdict needs (4 list calls, no kubectl fork)."""
-    api = client.api(target)
-    paths = {
-        "deployments": f"/apis/apps/v1/namespaces/{namespace}/deployments",
-        "statefulsets": f"/apis/apps/v1/namespaces/{namespace}/statefulsets",
-        "pods": f"/api/v1/namespaces/{namespace}/pods",
-        "endpointslices": f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
-    }
-    return {k: client.get_json(api, p)["items"] for k, p in paths.items()}
+    return {k: client.list_objects(target, v, kind, namespace) for k, (v, kind) in SNAPSHOT_KINDS.items()}
 
 
 def warning_events(target: Target, namespace: str, limit: int = 15) -> list[str]:
     """The latest Warning events of the namespace, one line each (evidence)."""
-    items = client.get_json(client.api(target), f"/api/v1/namespaces/{namespace}/events")["items"]
-    items = [e for e in items if e.get("type") == "Warning"]
+    items = [e for e in client.list_objects(target, "v1", "Event", namespace) if e.get("type") == "Warning"]
     items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
     return [f"event {e['involvedObject'].get('kind')}/{e['involvedObject'].get('name')}: "
             f"{e.get('reason')}: {e.get('message', '').strip()} (x{e.get('count') or 1})" for e in items[-limit:]]

@@ -7,11 +7,9 @@ PV controller binds it, the scheduler places the pod, kwok runs it.
 """
 from __future__ import annotations
 
-from kubernetes import client as k8s
-
 from ..config import Target
+from ..constants import OFFLINE_VOLUME_LABEL
 from . import client
-from .client import ApiException
 
 
 def claims(objs) -> list[tuple[str, str, str, str]]:
@@ -29,30 +27,23 @@ def claims(objs) -> list[tuple[str, str, str, str]]:
 
 
 def prebind(target: Target, objs) -> list[str]:
-    api = client.core(target)
     made = []
     for ns, claim, sc, size in claims(objs):
         pv = f"local-{ns}-{claim}"[:253]
-        body = k8s.V1PersistentVolume(
-            metadata=k8s.V1ObjectMeta(name=pv, labels={"cloudtolocalllm.online/offline-volume": "true"}),
-            spec=k8s.V1PersistentVolumeSpec(
-                capacity={"storage": size}, access_modes=["ReadWriteOnce"], storage_class_name=sc,
-                persistent_volume_reclaim_policy="Delete", host_path=k8s.V1HostPathVolumeSource(path=f"/tmp/{pv}"),
-                claim_ref=k8s.V1ObjectReference(namespace=ns, name=claim)))
-        try:
-            api.create_persistent_volume(body)
+        body = {"apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": pv, "labels": {OFFLINE_VOLUME_LABEL: "true"}},
+                "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "storageClassName": sc,
+                         "persistentVolumeReclaimPolicy": "Delete", "hostPath": {"path": f"/tmp/{pv}"},
+                         "claimRef": {"namespace": ns, "name": claim}}}
+        if client.create(target, body, exist_ok=True) is not None:
             made.append(pv)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
     return made
 
 
 def release(target: Target, namespace: str) -> None:
-    api = client.core(target)
-    for pv in api.list_persistent_volume(label_selector="cloudtolocalllm.online/offline-volume=true").items:
-        if pv.spec.claim_ref and pv.spec.claim_ref.namespace == namespace:
+    for pv in client.list_objects(target, "v1", "PersistentVolume", label_selector=f"{OFFLINE_VOLUME_LABEL}=true"):
+        if ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") == namespace:
             try:
-                api.delete_persistent_volume(pv.metadata.name)
-            except ApiException:
+                client.delete(target, "v1", "PersistentVolume", pv["metadata"]["name"])
+            except client.ApiError:
                 pass

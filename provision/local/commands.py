@@ -9,7 +9,8 @@ from . import build, stack
 
 
 def register(sub) -> None:
-    p = sub.add_parser("local", help="the embedded offline target (moto, local control plane, PostgreSQL, DNS/TLS, OIDC)")
+    p = sub.add_parser("local",
+                       help="the embedded offline target (moto, local control plane, PostgreSQL, DNS/TLS, OIDC)")
     lsub = p.add_subparsers(dest="local_command", metavar="ACTION", required=True)
     b = lsub.add_parser("build", help="build the local control plane binaries (once per version)")
     b.add_argument("--force", action="store_true", help="rebuild even when the cache has this version")
@@ -70,6 +71,7 @@ def _status(args) -> int:
         print(f"not running ({d})")
         return 1
     print(f"{'running' if stack.is_running(d) else 'DEGRADED'} ({d})")
-    safe = {n: {k: v for k, v in info.items() if k not in stack.SECRET_FIELDS} for n, info in state["components"].items()}
+    safe = {n: {k: v for k, v in info.items() if k not in stack.SECRET_FIELDS}
+            for n, info in state["components"].items()}
     print(json.dumps(safe, indent=1))
     return 0 if stack.is_running(d) else 1

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .. import config
+
 # EC P-256: a key takes well under a millisecond, unlike RSA.
 _CURVE = ec.SECP256R1()
 
@@ -35,7 +37,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_ca(common_name: str = "cloudtolocalllm offline test CA") -> Issued:
+def make_ca(common_name: str | None = None) -> Issued:
+    common_name = common_name or f"{config.settings()['project']} offline test CA"
     key = ec.generate_private_key(_CURVE)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()

@@ -28,7 +28,8 @@ def kind_binary() -> Path:
 
 def preflight() -> None:
     try:
-        proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise errors.TargetUnavailable(NEEDS_DOCKER.format(detail=type(exc).__name__)) from None
     if proc.returncode != 0:

@@ -10,16 +10,21 @@ NAME = "moto"
 
 # What moto cannot show; named in every report that relies on moto.
 GAPS = {
-    "AWS::EKS::Cluster": "moto's CloudFormation ignores AWS::EKS::Cluster (the stack says CREATE_COMPLETE without it); checked statically and live",
+    "AWS::EKS::Cluster": ("moto's CloudFormation ignores AWS::EKS::Cluster "
+                          "(the stack says CREATE_COMPLETE without it); checked statically and live"),
     "AWS::EKS::Nodegroup": "moto's CloudFormation ignores AWS::EKS::Nodegroup; checked statically and live",
     "AWS::EKS::Addon": "moto implements no EKS add-ons; checked statically and live",
-    "AWS::IAM::OIDCProvider": "moto's CloudFormation ignores AWS::IAM::OIDCProvider; the trust policy is evaluated by the harness, live by IAM",
+    "AWS::IAM::OIDCProvider": ("moto's CloudFormation ignores AWS::IAM::OIDCProvider; "
+                               "the trust policy is evaluated by the harness, live by IAM"),
     "AWS::CloudWatch::Alarm": "moto's CloudFormation ignores AWS::CloudWatch::Alarm; checked statically and live",
     "AWS::Budgets::Budget": "moto's CloudFormation ignores AWS::Budgets::Budget; checked statically and live",
-    "sts-web-identity": "moto's STS accepts any web-identity token; the harness validates the token and the trust policy, live STS does it for real",
-    "iam-simulation": "moto does not simulate IAM policies; least privilege is checked statically (parliament, own rules) and live",
+    "sts-web-identity": ("moto's STS accepts any web-identity token; "
+                         "the harness validates the token and the trust policy, live STS does it for real"),
+    "iam-simulation": ("moto does not simulate IAM policies; "
+                       "least privilege is checked statically (parliament, own rules) and live"),
     "cost-explorer": "moto has no Cost Explorer forecast; actual spend is checked live only",
-    "cfn-drift": "the AWS endpoint does not implement CloudFormation drift detection (moto); drift is checked live only",
+    "cfn-drift": ("the AWS endpoint does not implement CloudFormation drift detection (moto); "
+                  "drift is checked live only"),
     "cfn-delete": ("the endpoint's CloudFormation dropped the stack but left resources it cannot delete: "
                    "moto does not delete route tables, NAT and internet gateways of a deleted stack"),
     "budgets-subscribers": ("moto's Budgets API has no DescribeSubscribersForNotification; "

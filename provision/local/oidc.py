@@ -28,7 +28,8 @@ NAME = "oidc"
 KEY_FILE = "oidc-issuer.key"
 TOKEN_LIFETIME = 300  # GitHub's ID tokens live about five minutes
 
-UNKNOWN_VARIANT = "unknown token variant {claim}={value!r}: expected sub, aud, iss or ref=<text>, exp=expired, nbf=future or sig=forged"
+UNKNOWN_VARIANT = ("unknown token variant {claim}={value!r}: "
+                   "expected sub, aud, iss or ref=<text>, exp=expired, nbf=future or sig=forged")
 
 # GitHub's claims (https://docs.github.com/actions/reference/openid-connect-reference).
 CLAIMS = ("iss", "aud", "sub", "repository", "repository_owner", "ref", "ref_type", "event_name",

@@ -32,7 +32,8 @@ NO_OS_USER = ("the PostgreSQL server refuses to run as root and there is no {use
               "(install Debian's postgresql package, or run as a non-root user)")
 
 # Exec the server as the postgres user; exec (not fork) so the recorded pid is the postmaster's.
-_AS_USER = "import os,sys; os.setgroups([]); os.setgid(int(sys.argv[2])); os.setuid(int(sys.argv[1])); os.execv(sys.argv[3], sys.argv[3:])"
+_AS_USER = ("import os,sys; os.setgroups([]); os.setgid(int(sys.argv[2])); os.setuid(int(sys.argv[1])); "
+            "os.execv(sys.argv[3], sys.argv[3:])")
 
 
 def _os_user():
@@ -118,7 +119,8 @@ def start(state_dir: Path, progress=print) -> dict:
                 return passed("postgres accepts connections", actual=c.execute("show server_version").fetchone()[0])
         except errors.TargetUnavailable as exc:
             if not procs.alive(pid):
-                raise errors.TargetUnavailable(f"postgres exited during start; see {state_dir / (NAME + '.log')}") from None
+                log = state_dir / (NAME + ".log")
+                raise errors.TargetUnavailable(f"postgres exited during start; see {log}") from None
             return failed("postgres accepts connections", actual=str(exc))
 
     version = wait_until("postgres to accept connections", accepting, timeout=30, interval=0.1).actual

@@ -117,6 +117,21 @@ def _write(state_dir: Path, state: dict) -> None:
     tmp.replace(state_dir / STATE)
 
 
+# What the offline target cannot do as production would: the demo does the operator's part for it.
+OFFLINE_CANNOT = {
+    "real_secret_source": "the offline secret source is moto's Secrets Manager: its values are generated, never real",
+    "volume_provisioning": "no storage driver runs offline: StatefulSet claims are pre-bound to local volumes "
+                           "(provision/kube/volumes.py)",
+}
+
+
+def gaps() -> dict:
+    """The named gaps of the stand-ins, declared on the target they belong to."""
+    from . import edge, moto_server
+
+    return {**moto_server.GAPS, **edge.GAPS}
+
+
 def target(state: dict) -> Target:
     """The offline Target from a stack's state."""
     s = config.settings()
@@ -125,12 +140,11 @@ def target(state: dict) -> Target:
         for k, v in info.items():
             if k in Target.__dataclass_fields__:
                 fields[k] = Secret(v) if k in SECRET_FIELDS else (tuple(v) if isinstance(v, list) else v)
-    from .moto_server import GAPS  # the stand-ins' gaps are declared on the target they belong to
-
     return Target(
         name="offline",
         grades=dict(OFFLINE_GRADES),
-        gaps=dict(GAPS),
+        gaps=gaps(),
+        cannot=dict(OFFLINE_CANNOT),
         region=s["aws"]["region"],
         account_id=s["aws"]["account_id"],
         domains=tuple(s["domains"]["names"]),

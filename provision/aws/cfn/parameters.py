@@ -1,0 +1,120 @@
+"""Parameter values of the templates for one Environment: from settings.yaml and earlier stacks' outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ... import config, errors
+from ...config import Environment
+from . import load
+from .resolve import Resolver
+
+MISSING_PARAMETER = (
+    "stack {stack}: template parameter {name} has no value "
+    "(not in settings.yaml environments.{env} nor an output of an earlier stack)"
+)
+# Parameters whose values are outputs of earlier stacks (or of the EKS API).
+FROM_OUTPUTS = {
+    "PrivateSubnetIds": "network",
+    "PublicSubnetIds": "network",
+    "VpcId": "network",
+    "ClusterOidcIssuerUrl": "eks",
+    "AlertTopicArn": "monitoring",
+}
+
+
+def iam_values(env: Environment) -> dict[str, str]:
+    """The iam stack's parameters (the GitHub OIDC trust), all from settings.yaml."""
+    s = config.settings()
+    gh = s["github"]
+    return {
+        "Project": env.project,
+        "EnvironmentName": env.name,
+        "ClusterName": env.cluster_name,
+        "OidcIssuer": gh["oidc_issuer"],
+        "OidcAudience": gh["oidc_audience"],
+        "DeploySubject": gh["deploy_subject"],
+        "VerifySubject": gh["verify_subject"],
+        "SessionSeconds": str(gh["session_seconds"]),
+        # One provider per account and issuer: the owning environment's stack
+        # creates it, the others refer to it by its (deterministic) ARN.
+        "ExistingOidcProviderArn": (
+            ""
+            if env.name == gh["oidc_provider_env"]
+            else f"arn:aws:iam::{s['aws']['account_id']}:oidc-provider/{gh['oidc_issuer']}"
+        ),
+    }
+
+
+def known_values(env: Environment) -> dict[str, str]:
+    """Every parameter value settings.yaml provides for the environment."""
+    s = config.settings()
+    azs = s["aws"]["availability_zones"]
+    values = {
+        "Project": env.project,
+        "EnvironmentName": env.name,
+        "ClusterName": env.cluster_name,
+        "AvailabilityZone1": azs[0],
+        "AvailabilityZone2": azs[1],
+        "NatGateways": str(env["nat_gateways"]),
+        "KubernetesVersion": ".".join(str(s["versions"]["kubernetes"]).split(".")[:2]),
+        "PublicAccessCidr": env.get("api_public_cidr", ""),
+        "NodeInstanceType": env["node_instance_type"],
+        "NodeMin": str(env["node_min"]),
+        "NodeDesired": str(env["node_desired"]),
+        "NodeMax": str(env["node_max"]),
+        "AppNamespace": s["kubernetes"]["namespace"],
+        "BudgetUsd": str(env["budget_usd"]),
+        **iam_values(env),
+    }
+    # The iam stack's role ARNs, as iam.yaml names the roles; a real output of
+    # that stack, where CloudFormation returns one, takes precedence.
+    for kind in ("deploy", "verify"):
+        values[f"{kind.capitalize()}RoleArn"] = (
+            f"arn:aws:iam::{s['aws']['account_id']}:role/{env.project}-{env.name}-github-{kind}"
+        )
+    return {k: v for k, v in values.items() if v != ""}
+
+
+def for_template(stack: str, template: dict, env: Environment, outputs: dict[str, str]) -> dict[str, str]:
+    """Values for exactly the template's parameters; BadInput naming the first missing one."""
+    known = {**known_values(env), **outputs}
+    out = {}
+    for name, spec in template.get("Parameters", {}).items():
+        if name in known:
+            out[name] = str(known[name])
+        elif "Default" not in spec:
+            raise errors.BadInput(MISSING_PARAMETER.format(stack=stack, name=name, env=env.name))
+    return out
+
+
+def rendered(stack: str, env: Environment, outputs: dict | None = None) -> Resolver:
+    """The stack's template resolved leniently with the environment's values (markers for outputs)."""
+    template = load.load(load.path(stack, env.template_dir))
+    placeholders = {name: f"<{src} output {name}>" for name, src in FROM_OUTPUTS.items()}
+    placeholders["ClusterOidcIssuerUrl"] = "https://<cluster OIDC issuer>"
+    params = for_template(stack, template, env, {**placeholders, **(outputs or {})})
+    s = config.settings()
+    return Resolver(template, params, s["aws"]["account_id"], s["aws"]["region"], source=f"{stack}.yaml")
+
+
+def iam_resolver(
+    env: Environment,
+    path: Path | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+    **overrides: str,
+) -> tuple[dict, Resolver]:
+    """The IAM template and its strict resolver (what IAM would receive), settings' account unless given."""
+    s = config.settings()
+    p = Path(path or load.IAM_TEMPLATE)
+    template = load.load(p)
+    r = Resolver(
+        template,
+        {**iam_values(env), **overrides},
+        account_id or s["aws"]["account_id"],
+        region or s["aws"]["region"],
+        strict=True,
+        source=p.name,
+    )
+    return template, r

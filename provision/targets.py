@@ -1,0 +1,72 @@
+"""The one place that builds a Target for the command line.
+
+Three sources, chosen by `--target`:
+- `env` (default for the stacks and app commands): endpoints from the
+  environment, as every AWS and Kubernetes tool reads them (AWS_ENDPOINT_URL,
+  KUBECONFIG): the workflow's EKS context, or a shell after `provision local env`;
+- `offline`: the running `provision local up` stack, with all its details;
+- `live`: the real account, EKS and Cloudflare (every live setting required).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import config, errors
+from .config import Target
+
+KINDS = ("env", "offline", "live")
+NO_KUBECONFIG = "KUBECONFIG is not set: run `aws eks update-kubeconfig` or `provision local up`"
+OFFLINE_NOT_RUNNING = "the offline target is not running in {dir}: start it with `provision local up`"
+
+
+def from_environment(environ: dict | None = None, need_kube: bool = False) -> Target:
+    environ = dict(os.environ if environ is None else environ)
+    s = config.settings()
+    kubeconfig = environ.get("KUBECONFIG") or None
+    if need_kube and not kubeconfig:
+        raise errors.TargetUnavailable(NO_KUBECONFIG)
+    target = Target(name="cli", region=environ.get("AWS_REGION", s["aws"]["region"]),
+                    account_id=s["aws"]["account_id"], aws_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+                    kubeconfig=kubeconfig, namespace=s["kubernetes"]["namespace"], domains=tuple(s["domains"]["names"]))
+    local = _offline_stack_behind(target, environ)
+    # Endpoints of the running offline stack: what it declares (grades, gaps, what it cannot show) comes with them.
+    return target.with_(grades=local.grades, gaps=local.gaps, cannot=local.cannot) if local else target
+
+
+def _offline_stack_behind(target: Target, environ) -> Target | None:
+    from .local import stack
+
+    if not (target.aws_endpoint_url or target.kubeconfig):
+        return None
+    d = Path(environ.get(stack.STACK_DIR_ENV) or stack.default_dir())
+    state = stack.read_state(d)
+    if not state:
+        return None
+    local = stack.target(state)
+    same_aws = target.aws_endpoint_url and target.aws_endpoint_url == local.aws_endpoint_url
+    same_kube = target.kubeconfig and target.kubeconfig == local.kubeconfig
+    return local if (same_aws or same_kube) else None
+
+
+def offline(state_dir: Path | str | None = None, environ: dict | None = None, need: str | None = None) -> Target:
+    """The running offline stack (TargetUnavailable when it is not, or lacks the component `need`)."""
+    from .local import stack  # the offline stand-ins are reached only from here
+
+    environ = os.environ if environ is None else environ
+    d = Path(state_dir or environ.get(stack.STACK_DIR_ENV) or stack.default_dir())
+    state = stack.read_state(d)
+    if not state or not stack.is_running(d) or (need and need not in state["components"]):
+        raise errors.TargetUnavailable(OFFLINE_NOT_RUNNING.format(dir=d))
+    return stack.target(state)
+
+
+def for_cli(kind: str = "env", state_dir: Path | str | None = None, need_kube: bool = False,
+            need: str | None = None) -> Target:
+    if kind == "live":
+        return config.live_target()
+    if kind == "offline":
+        return offline(state_dir, need=need)
+    if kind == "env":
+        return from_environment(need_kube=need_kube)
+    raise errors.BadInput(f"unknown target {kind!r}: expected one of {', '.join(KINDS)}")
