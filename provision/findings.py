@@ -168,16 +168,33 @@ def wait_until(
         time.sleep(interval)
 
 
-def caught(finding: Finding, naming: str, *, case_sensitive: bool = False, failing_lines_only: bool = False) -> Finding:
-    """For seeded faults: ok only when `finding` is red and what it reports names `naming`.
+def failing_lines(evidence) -> list[str]:
+    """Evidence lines marked FAIL, each with the indented detail lines that follow it."""
+    out, under_fail = [], False
+    for line in evidence:
+        if line.lstrip().startswith("FAIL"):
+            out.append(line)
+            under_fail = True
+        elif under_fail and line[:1].isspace():
+            out.append(line)
+        else:
+            under_fail = False
+    return out
 
-    What counts as "reported": the actual value and the evidence (only the
-    evidence lines marked FAIL, where there are any, with failing_lines_only).
+
+def caught(finding: Finding, naming: str, *, case_sensitive: bool = False) -> Finding:
+    """For seeded faults: ok only when `finding` is red and what it reports as wrong names `naming`.
+
+    What counts as "reported as wrong": the actual value and the evidence lines
+    marked FAIL with the indented lines under them, never the passing or
+    unmarked lines, where the names of checked things appear anyway.
     """
-    bad = [e for e in finding.evidence if e.lstrip().startswith("FAIL")]
-    lines = [finding.actual, *(bad if failing_lines_only and bad else finding.evidence)]
-    text = "\n".join(lines)
-    found = naming in text if case_sensitive else naming.lower() in text.lower()
+    lines = [finding.actual, *failing_lines(finding.evidence)]
+
+    def names(line: str) -> bool:
+        return naming in line if case_sensitive else naming.lower() in line.lower()
+
+    found = any(names(ln) for ln in lines)
     subject = f"seeded fault turns '{finding.subject}' red, naming {naming!r}"
     want = f"red, naming {naming!r}"
     shown = (finding.line(), *finding.evidence)
@@ -188,6 +205,5 @@ def caught(finding: Finding, naming: str, *, case_sensitive: bool = False, faili
                       finding.grade)
     if not found:
         return failed(subject, want, "red, but naming something else", shown, finding.gaps, finding.grade)
-    naming_lines = [ln for ln in lines[1:] if (naming in ln if case_sensitive else naming.lower() in ln.lower())]
-    return passed(subject, want, f"red: {finding.actual}", (finding.line(), *naming_lines[:10]), finding.gaps,
-                  finding.grade)
+    naming_lines = [ln for ln in lines[1:] if names(ln)][:10]
+    return passed(subject, want, f"red: {finding.actual}", (finding.line(), *naming_lines), finding.gaps, finding.grade)

@@ -303,4 +303,5 @@ def test_caught_is_red_when_the_fault_goes_unnoticed():
     from provision.findings import failed, passed
     assert not lint.caught(passed("x"), "y").ok
     assert not lint.caught(failed("x", evidence=["other"]), "y").ok
-    assert lint.caught(failed("x", evidence=["a y b"]), "y").ok
+    assert lint.caught(failed("x", evidence=["FAIL a y b"]), "y").ok
+    assert not lint.caught(failed("x", evidence=["a y b"]), "y").ok  # an unmarked line is not what went red

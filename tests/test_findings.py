@@ -33,12 +33,16 @@ def test_red_naming_the_fault_is_caught_and_shows_the_line():
     assert f.ok and "FAIL web-app: no Limits" in f.evidence
 
 
-def test_case_sensitivity_and_failing_lines_only():
+def test_case_sensitivity_and_only_failing_lines_count():
     red = failed("dns", actual="2 fail", evidence=["ok api. resolves", "FAIL app. points elsewhere"])
-    assert not caught(red, "LIMITS", case_sensitive=True).ok
-    assert caught(red, "api.").ok
-    assert not caught(red, "api.", failing_lines_only=True).ok
-    assert caught(red, "app.", failing_lines_only=True).ok
+    assert not caught(red, "APP.", case_sensitive=True).ok
+    assert not caught(red, "api.").ok  # named only in a passing line: not what went red
+    assert caught(red, "app.").ok and caught(red, "APP.").ok
+
+
+def test_unmarked_evidence_does_not_count_only_the_actual_value_does():
+    red = failed("irsa", actual="web-app trusts ns other", evidence=["api-backend: trusted in cloudtolocalllm"])
+    assert caught(red, "web-app").ok and not caught(red, "api-backend").ok
 
 
 def test_wait_until_raises_with_the_last_finding():

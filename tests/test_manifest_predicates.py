@@ -223,7 +223,8 @@ def test_seeding_leaves_committed_files_alone(tmp_path):
 def test_expect_failure():
     from provision.findings import failed, passed
 
-    assert caught(failed("x", evidence=["has latest"]), "latest").ok
+    assert caught(failed("x", evidence=["FAIL has latest"]), "latest").ok
+    assert not caught(failed("x", evidence=["has latest"]), "latest").ok
     assert not caught(failed("x", evidence=["other"]), "latest").ok
     assert not caught(passed("x"), "latest").ok
 

@@ -118,13 +118,13 @@ def test_allow_all_ingress_is_caught(dev):
     actual = n.workload_reachability(dev + [extra], render.render_cluster("dev"))
     f = n.check_reachability(actual, ALLOWED)
     assert not f.ok
-    assert "unexpected path ingress -> postgres:5432 (allowed by the NetworkPolicies)" in f.evidence
+    assert "FAIL unexpected path ingress -> postgres:5432 (allowed by the NetworkPolicies)" in f.evidence
 
 
 def test_missing_path_is_reported(dev):
     without = [o for o in dev if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "postgres")]
     f = n.check_reachability(n.workload_reachability(without, render.render_cluster("dev")), ALLOWED)
-    assert not f.ok and "missing path api-backend -> postgres:5432 (blocked by the NetworkPolicies)" in f.evidence
+    assert not f.ok and "FAIL missing path api-backend -> postgres:5432 (blocked by the NetworkPolicies)" in f.evidence
 
 
 def test_only_api_backend_reaches_the_internet(dev):

@@ -41,7 +41,7 @@ def test_compare_passes_on_exact_match_and_names_the_offender():
     assert rbac.compare(good, allowed, "ns").ok
     bad = {**good, "web-app": rbac.expand(ADMIN) - base}
     f = rbac.compare(bad, allowed, "ns")
-    assert not f.ok and any(e.startswith("web-app: may * secrets") for e in f.evidence)
+    assert not f.ok and any(e.startswith("FAIL web-app: may * secrets") for e in f.evidence)
 
 
 def test_compare_reports_missing_rights_and_unknown_accounts():
@@ -49,5 +49,5 @@ def test_compare_reports_missing_rights_and_unknown_accounts():
                                     "name": "app-config"}])
     f = rbac.compare({"api-backend": set(), "stray": set()}, allowed, "ns")
     assert not f.ok
-    assert "stray: ServiceAccount has no row in the allowed matrix" in f.evidence
+    assert "FAIL stray: ServiceAccount has no row in the allowed matrix" in f.evidence
     assert any("may not get configmaps/app-config" in e for e in f.evidence)

@@ -112,7 +112,7 @@ def within_budget(est: Estimate) -> Finding:
         est.total <= est.budget,
         f"monthly estimate of {est.env}",
         f"at most ${est.budget:.2f}",
-        f"${est.total:.2f}",
+        f"${est.total:.2f}" + ("" if est.total <= est.budget else f", over the budget of ${est.budget:.2f}"),
         tuple(est.report()),
         grade="model",
     )

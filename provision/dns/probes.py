@@ -249,7 +249,7 @@ def check_cloudflare_settings(target: Target, ssl_mode: str | None = None, alway
 
 def caught(finding: Finding, naming: str) -> Finding:
     """A seeded fault must turn the check red, and the failing part must name `naming`."""
-    return findings.caught(finding, naming, failing_lines_only=True)
+    return findings.caught(finding, naming)
 
 
 def run_all(target: Target) -> list[Finding]:

@@ -269,7 +269,7 @@ def check_dev_smaller(dev: list[dict], prod: list[dict]) -> Finding:
         bad.append(f"dev requests total {totals['dev']} not below prod {totals['prod']}")
     subject = "dev has fewer replicas and smaller resources than prod"
     if bad:
-        return failed(subject, "dev < prod", f"{len(bad)} violations", bad + notes)
+        return failed(subject, "dev < prod", f"{len(bad)} violations", [f"FAIL {b}" for b in bad] + notes)
     return passed(subject, "dev < prod", "dev < prod in replicas and resources", notes)
 
 
@@ -299,5 +299,5 @@ def check_prod_ha(prod: list[dict]) -> Finding:
 
 def tally(subject: str, bad: list[str], n: int, what: str) -> Finding:
     if bad:
-        return failed(subject, f"0 of {n} {what} in violation", f"{len(bad)} in violation", bad)
+        return failed(subject, f"0 of {n} {what} in violation", f"{len(bad)} in violation", [f"FAIL {b}" for b in bad])
     return passed(subject, f"all {n} {what}", f"all {n} {what} comply")

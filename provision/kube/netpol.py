@@ -178,8 +178,8 @@ def check_reachability(actual: set[tuple[str, str, int]], expected: set[tuple[st
                        subject: str = "the computed reachability between workloads is exactly the allowed set"
                        ) -> Finding:
     extra, missing = sorted(actual - expected), sorted(expected - actual)
-    evidence = [f"unexpected path {s} -> {d}:{p} (allowed by the NetworkPolicies)" for s, d, p in extra]
-    evidence += [f"missing path {s} -> {d}:{p} (blocked by the NetworkPolicies)" for s, d, p in missing]
+    evidence = [f"FAIL unexpected path {s} -> {d}:{p} (allowed by the NetworkPolicies)" for s, d, p in extra]
+    evidence += [f"FAIL missing path {s} -> {d}:{p} (blocked by the NetworkPolicies)" for s, d, p in missing]
     evidence += [f"path {s} -> {d}:{p}" for s, d, p in sorted(actual & expected)]
     if extra or missing:
         return failed(subject, f"{len(expected)} allowed paths", f"{len(extra)} unexpected, {len(missing)} missing",

@@ -43,8 +43,10 @@ def apply_app(target: Target, namespace: str, objects: list[dict]) -> Finding:
     warnings = [w for w in res.stderr.splitlines() if "warning" in w.lower()]
     subject = f"the dev overlay applies to the fresh namespace {namespace} under Pod Security restricted"
     if res.returncode != 0 or any("PodSecurity" in w for w in warnings):
+        lines = res.stderr.strip().splitlines()[:30]
+        marked = [f"FAIL {ln}" if (res.returncode != 0 or "PodSecurity" in ln) else ln for ln in lines]
         return failed(subject, "applied without errors or PodSecurity warnings",
-                      f"exit {res.returncode}", res.stderr.strip().splitlines()[:30], grade=target.grade("kube"))
+                      f"exit {res.returncode}", marked, grade=target.grade("kube"))
     return passed(subject, f"{len(objs)} objects applied", f"{len(objs)} objects applied",
                   res.stdout.strip().splitlines() + warnings, grade=target.grade("kube"))
 
@@ -141,7 +143,8 @@ def compare(actual: dict[str, set[Right]], allowed: dict[str, set[Right]], names
         if not extra and not missing:
             good.append(f"{sa}: exactly {len(have)} rights beyond any authenticated user")
     if bad:
-        return failed(subject, "every ServiceAccount exactly as allowed", f"{len(bad)} differences", bad + good)
+        return failed(subject, "every ServiceAccount exactly as allowed", f"{len(bad)} differences",
+                      [f"FAIL {b}" for b in bad] + good)
     return passed(subject, "every ServiceAccount exactly as allowed", f"{len(good)} ServiceAccounts as allowed", good)
 
 
