@@ -4,16 +4,15 @@ The target is a set of endpoints; steps and probes never ask its name.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from harness import check as checking
 from harness.plugin import RUN_DIR_ENV
 from provision import config
-from provision.findings import Finding
 from provision.local import stack
 
 
@@ -59,27 +58,18 @@ def target(pytestconfig, request):
 
 @pytest.fixture
 def check(request):
-    """Record a Finding for the report, then assert it, showing its evidence."""
+    """Record a Finding for the report, then assert it, showing its evidence.
 
-    def _check(finding: Finding) -> Finding:
-        request.node.user_properties.append(("finding", json.loads(json.dumps(finding.as_dict()))))
-        if not finding.ok:
-            lines = [finding.line(), *finding.evidence]
-            pytest.fail("\n".join(lines), pytrace=False)
-        return finding
-
-    return _check
+    An unverifiable Finding ends the scenario as "not verifiable on this target"
+    (with the Finding as the reason): it never passes and never hides as a failure.
+    """
+    return lambda finding: checking.check(request.node, finding)
 
 
 @pytest.fixture
 def record(request):
     """Record a Finding without asserting it (for checks that must come out red)."""
-
-    def _record(finding: Finding) -> Finding:
-        request.node.user_properties.append(("finding", json.loads(json.dumps(finding.as_dict()))))
-        return finding
-
-    return _record
+    return lambda finding: checking.record(request.node, finding)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -7,7 +7,8 @@ zero writes), a failed deploy (never-Ready SHA) through rollback. Baseline:
 `kubectl apply` of the same rendered set (what `kubectl apply -k` does) +
 `kubectl rollout status`, and on failure `kubectl rollout undo` once the
 status wait times out (the naive script cannot tell a clear failure early).
-A sampler thread records the lowest ready-replica count of each Deployment.
+The harness's sampler thread (harness/oracles.Sampler) records the lowest ready count of
+each workload and Service from the API.
 """
 from __future__ import annotations
 
@@ -16,36 +17,15 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import kube as testing  # noqa: E402
-from provision.kube import apply, kubectl, render, rollout  # noqa: E402
+from harness.oracles import Sampler  # noqa: E402
+from provision.kube import apply, kubectl, render  # noqa: E402
 from provision.local import stack  # noqa: E402
-
-
-class Sampler(threading.Thread):
-    def __init__(self, target, ns):
-        super().__init__(daemon=True)
-        self.target, self.ns, self.low, self.stop = target, ns, {}, threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            for d in rollout.snapshot(self.target, self.ns)["deployments"]:
-                n, r = d["metadata"]["name"], d.get("status", {}).get("readyReplicas", 0) or 0
-                self.low[n] = min(self.low.get(n, r), r)
-            time.sleep(0.2)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.join()
 
 
 def rvs(target, ns, objs):

@@ -21,10 +21,16 @@ Feature: The development cluster costs at most $300 a month, and cost is tracked
   Scenario: Any dev configuration within the settings' bounds stays under budget (property)
     Then for at least 100 generated node counts within the dev bounds the estimate stays at most the budget
 
-  @R2.5 @offline @live @cost
+  @R2.5 @live @cost
   Scenario: A monthly budget with alert thresholds notifies the team
     Given the dev environment
     Then a monthly AWS budget of the environment's amount exists with alert thresholds to the alert topic
+
+  # Offline twin: moto's CloudFormation creates no budget, so the budget is read from its template.
+  @R2.5 @offline @cost @static
+  Scenario: The budget template sets the environment's amount with alert thresholds to the alert topic
+    Given the dev environment
+    Then the budget template sets a monthly budget of the environment's amount with thresholds to the alert topic
 
   @R2.5 @live @cost
   Scenario: Actual month-to-date cost is read from Cost Explorer and reported

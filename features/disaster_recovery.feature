@@ -4,7 +4,7 @@ Feature: Backup and disaster recovery of PostgreSQL
   scratch databases on the target's server and drops them afterwards; the live
   target reaches the postgres StatefulSet through a port-forward.
 
-  @R6.5 @offline @live @dr
+  @T18 @offline @live @dr
   Scenario: A backup restores to a database with identical data
     Given a PostgreSQL database with generated application data
     When it is backed up and restored into an empty database
@@ -12,7 +12,7 @@ Feature: Backup and disaster recovery of PostgreSQL
     And the restored data is identical, table by table
     And the restore finished within the RTO
 
-  @R6.5 @offline @dr
+  @T18 @offline @dr
   Scenario Outline: A corrupt backup is refused and the target database is left untouched
     Given a PostgreSQL database with generated application data
     And a backup with <fault>
@@ -26,7 +26,7 @@ Feature: Backup and disaster recovery of PostgreSQL
       | the dump truncated           |
       | the manifest deleted         |
 
-  @R6.5 @offline @dr
+  @T18 @offline @dr
   Scenario Outline: A restore that lost or changed data fails the integrity check
     Given a PostgreSQL database with generated application data
     When it is backed up and restored into an empty database

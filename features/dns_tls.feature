@@ -5,9 +5,9 @@ Feature: Cloudflare DNS points every domain at the AWS load balancer, served ove
     Then every managed domain resolves, consistently, to the load balancer of the cluster
 
   @P6 @R4.3 @offline @property
-  Scenario: Resolution is consistent for any number of queries in any order (property)
+  Scenario: Any zone written through the Cloudflare API answers as its records say, on every resolution path (property)
     Given the Cloudflare zone of the target
-    Then for at least 100 generated query sequences every answer leads to the load balancer
+    Then for at least 100 generated zones every answer on every resolution path agrees with the oracle, and after dns sync every managed domain leads to the load balancer
 
   @P6 @R4.3 @offline
   Scenario Outline: A seeded DNS fault turns the resolution check red
@@ -34,6 +34,16 @@ Feature: Cloudflare DNS points every domain at the AWS load balancer, served ove
     Given the Cloudflare zone of the target
     Then each domain answers HTTPS with a certificate valid for at least 14 days
     And Cloudflare has SSL mode "strict" and Always Use HTTPS on
+
+  @R1.4 @R4.5 @offline
+  Scenario Outline: A seeded Cloudflare settings fault turns the settings check red
+    Given the Cloudflare zone of the target with the seeded fault "<fault>"
+    Then the Cloudflare settings check fails naming "<evidence>"
+
+    Examples:
+      | fault            | evidence         |
+      | ssl-flexible     | ssl              |
+      | always-https-off | always_use_https |
 
   @R1.4 @offline
   Scenario Outline: A seeded TLS fault turns the certificate check red

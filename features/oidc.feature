@@ -30,7 +30,7 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
       | nbf      | future                                                |
       | sub      | repo:cloudtolocalllm/cloudtolocalllm:ref:refs/tags/v1.0.0 |
 
-  @P1 @R3.1 @R3.2 @R3.3 @offline @property @security
+  @P1 @R3.1 @R3.3 @offline @property @security
   Scenario: Only runs the trust policy allows ever obtain credentials (property)
     Given the OIDC issuer of the target
     And the deploy role of the dev environment

@@ -31,6 +31,16 @@ Feature: GitHub Actions workflows are thin, pinned callers of the CLI
     When its deploy job's provision steps run as written for a push of a new commit
     Then the run fails at the step "Deploy (health gate and automatic rollback are the CLI's)"
 
+  @R5.1 @offline @static
+  Scenario Outline: A seeded deploy trigger fault turns the trigger check red
+    Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
+    Then the deploy trigger check fails naming "<evidence>"
+
+    Examples:
+      | fault                  | evidence                 |
+      | deploy-on-pull-request | runs on pull_request     |
+      | push-not-main          | expected branches [main] |
+
   @R5.5 @R10.4 @P10 @offline @live @static
   Scenario: Pushes to the same cluster queue instead of cancelling each other
     Given the workflow "deploy-aws-eks.yml"
@@ -42,20 +52,47 @@ Feature: GitHub Actions workflows are thin, pinned callers of the CLI
     Then it writes the outcome to the job summary and alerts the developer on failure
 
   @R3.2 @offline @security @static
-  Scenario Outline: A seeded workflow fault is caught by the workflow check
+  Scenario Outline: A seeded stored AWS key in a workflow is caught by the workflow check
     Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
     Then the workflow check fails naming "<evidence>"
 
     Examples:
       | fault               | evidence                                          |
-      | template-injection  | template-injection (High)                         |
-      | unpinned-action     | unpinned-uses (High)                              |
-      | write-all           | workflow permissions: write-all                   |
       | static-aws-key      | static credential input aws-access-key-id         |
       | static-aws-key      | AWS_ACCESS_KEY_ID                                 |
-      | cancel-in-progress  | cancel-in-progress: true                          |
+
+  # Least privilege (R3.4): no broader token, and no untrusted input or code running with the run's rights.
+  @R3.4 @offline @security @static
+  Scenario Outline: A seeded over-privileged workflow is caught by the workflow check
+    Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
+    Then the workflow check fails naming "<evidence>"
+
+    Examples:
+      | fault               | evidence                                          |
+      | write-all           | workflow permissions: write-all                   |
+      | template-injection  | template-injection (High)                         |
       | pull-request-target | dangerous-triggers (High)                         |
       | pull-request-target | checks out the pull request head                  |
+
+  # Only version-controlled code runs (R6.3): every action pinned to a commit.
+  @R6.3 @offline @security @static
+  Scenario Outline: A seeded unpinned action is caught by the workflow check
+    Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
+    Then the workflow check fails naming "<evidence>"
+
+    Examples:
+      | fault               | evidence                                          |
+      | unpinned-action     | unpinned-uses (High)                              |
+
+  # Deploys queue, never cancel each other (R5.5).
+  @R5.5 @offline @static
+  Scenario Outline: A seeded cancelling concurrency group is caught by the workflow check
+    Given the workflow "deploy-aws-eks.yml" with the seeded fault "<fault>"
+    Then the workflow check fails naming "<evidence>"
+
+    Examples:
+      | fault               | evidence                                          |
+      | cancel-in-progress  | cancel-in-progress: true                          |
 
   @R3.2 @offline @live @security @static
   Scenario: actionlint and zizmor are clean on the committed workflows

@@ -23,7 +23,7 @@ Feature: Isolation and secret protection inside the cluster
     Given the dev overlay with the seeded fault "allow-all-ingress"
     Then the reachability check fails naming "postgres"
 
-  @P7 @R8.4 @R8.5 @offline @live @security
+  @P7 @R8.5 @offline @live @security
   Scenario: Every ServiceAccount can do only what its Role allows
     Given the app is deployed to a fresh namespace
     Then the RBAC can-i matrix of every ServiceAccount matches the allowed matrix

@@ -170,7 +170,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("sign-off")
     ids = ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))
-    tr.write_line(f"verdict: {rep.verdict} ({ids}; of {rep.counts['total_ids']} IDs)")
+    tr.write_line(f"{rep.title}: {rep.verdict} ({ids}; of {rep.counts['total_ids']} IDs; "
+                  f"{rep.counts['signed_ids']} signed off)")
+    unsigned: dict[str, list[str]] = {}
+    for r in rep.rows:
+        if not r.signed:
+            unsigned.setdefault(r.label(), []).append(r.id)
+    for label, ids_ in unsigned.items():
+        tr.write_line(f"  {label}: {', '.join(ids_)}")
+    weak = rep.counts["with_weaker_links"]
+    if weak:
+        tr.write_line(f"passed with weaker links (not refusing): {', '.join(weak)}")
     for g in rep.gaps:
         tr.write_line(f"gap of this target: {g}")
     tr.write_line(f"report: {directory / signoff.MD_NAME}")

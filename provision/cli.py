@@ -7,7 +7,8 @@
     provision dns sync --env                        Cloudflare records of the app's domains
     provision verify                                the DNS/TLS probes
     provision backup create|restore                 PostgreSQL backup sets
-    provision signoff build [RUN_DIR]               the sign-off report
+    provision signoff build [RUN_DIR]               the sign-off report of a run
+    provision signoff release|verify|keygen         the signed release sign-off of one commit
     provision demo                                  the main job on the embedded default
 
 Each area declares its commands once, in `register(sub)` of its commands
@@ -34,7 +35,7 @@ COMMAND_MODULES = [
     "provision.kube.commands",     # app deploy|rollback|status, cluster identity
     "provision.dns.commands",      # dns sync, verify
     "provision.backup.commands",   # backup create|restore
-    "provision.report.commands",   # signoff build
+    "provision.report.commands",   # signoff build|release|verify|keygen
     "provision.demo",              # demo
 ]
 
@@ -58,6 +59,11 @@ PLACES = {
 }
 # Old spellings, hidden: `provision <old> ...` runs `provision <noun> <verb> ...`.
 ALIASES = dict(PLACES)
+# Verbs that never had an old spelling (placed after ALIASES is taken).
+PLACES.update({
+    "signoff-release": ("signoff", "release"), "signoff-verify": ("signoff", "verify"),
+    "signoff-keygen": ("signoff", "keygen"),
+})
 HELP_FLAGS = ("-h", "--help")
 
 

@@ -103,11 +103,12 @@ class Environment:
         return f"{self.project}-{self.name}-{stack}"
 
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# The whole tag, nothing after it: `$` with re.match would accept a trailing newline.
+SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def validate_image_tag(tag: str) -> str:
-    if not isinstance(tag, str) or not SHA_RE.match(tag):
+    if not isinstance(tag, str) or not SHA_RE.fullmatch(tag):
         raise errors.BadInput(errors.INVALID_IMAGE_TAG.format(tag=tag))
     return tag
 

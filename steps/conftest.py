@@ -3,15 +3,17 @@
 import uuid
 
 import pytest
-from pytest_bdd import given, parsers, when
+from pytest_bdd import given, parsers, then, when
 
+from harness.faults import aws as aws_faults
 from harness.faults import manifests as manifest_faults
 from provision.aws import stacks
 from provision.cli import progress
 from provision.config import Environment
+from provision.findings import caught
 from provision.kube import render
 
-# ---- AWS stacks (infrastructure.feature, monitoring.feature) ------------------
+# ---- AWS stacks and templates (infrastructure.feature, monitoring.feature) ----
 
 @pytest.fixture
 def aws_env(target):
@@ -32,6 +34,12 @@ def the_environment(aws_env, name):
 @when("the stacks are applied", target_fixture="applied")
 def stacks_applied(target, env):
     return stacks.up(target, env, progress)
+
+
+@then(parsers.parse('the static check "{name}" fails naming "{evidence}"'))
+def static_check_fails(env, record, check, name, evidence):
+    """A seeded template fault turns that very check red (harness/faults/aws.py STATIC_CHECKS)."""
+    check(caught(record(aws_faults.static_check(name, env)), evidence, case_sensitive=True))
 
 
 # ---- Kubernetes manifests (manifests.feature, security.feature) ---------------

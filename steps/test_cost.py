@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from harness.faults import aws as faults
-from provision.aws import live_checks, stacks
+from provision.aws import live_checks, monitoring_checks, stacks
+from provision.aws.cfn import parameters
 from provision.config import Environment
 from provision.cost import estimate
 from provision.findings import Finding, caught
@@ -73,6 +74,11 @@ def budget(target, aws_env, check):
     env = aws_env("dev")
     stacks.ensure_applied(target, env, lambda m: None)
     check(live_checks.budget_live(target, env))
+
+
+@then("the budget template sets a monthly budget of the environment's amount with thresholds to the alert topic")
+def budget_template(cost_env, check):
+    check(monitoring_checks.budget_template(parameters.rendered("budget", cost_env), cost_env["budget_usd"]))
 
 
 @when("the month-to-date cost is read from Cost Explorer", target_fixture="spend")

@@ -2,7 +2,7 @@
 from pytest_bdd import given, parsers, scenarios, then
 
 from harness.faults import aws as faults
-from provision.aws import live_checks, monitoring_checks, stacks
+from provision.aws import live_checks, monitoring_checks, stacks, template_checks
 from provision.aws.cfn import parameters
 from provision.config import Environment
 from provision.findings import caught
@@ -28,7 +28,12 @@ def insights(target, env, check):
     check(live_checks.container_insights_live(target, env))
 
 
-@then("the dashboard tracks cpu, memory, disk and network")
+@then("the Container Insights add-on is in the eks template")
+def insights_template(env, check):
+    check(template_checks.container_insights(parameters.rendered("eks", env)))
+
+
+@then("the dashboard template tracks cpu, memory, disk and network")
 def tracks(env, check):
     check(monitoring_checks.dashboard_tracks(parameters.rendered("monitoring", env)))
 
@@ -37,6 +42,11 @@ def tracks(env, check):
 def alarms(target, env, check):
     stacks.ensure_applied(target, env, _say)
     check(live_checks.alarms_live(target, env))
+
+
+@then("every critical alarm of the template notifies the alert topic")
+def alarms_template(env, check):
+    check(monitoring_checks.alarms_notify(parameters.rendered("monitoring", env)))
 
 
 @then(parsers.parse('the monitoring check fails naming "{evidence}"'))
@@ -49,7 +59,7 @@ def log_groups(target, env, check):
     check(live_checks.log_groups_live(target, env))
 
 
-@then("the dashboard links the alarms to the log groups of the workloads")
+@then("the dashboard template links the alarms to the log groups of the workloads")
 def links(target, env, check):
     check(monitoring_checks.dashboard_links(parameters.rendered("monitoring", env), env.cluster_name,
                                                  target.namespace))

@@ -78,6 +78,11 @@ def check_fails(seeded, evidence, record, check):
     check(lint.caught(record(lint.check_workflows([seeded])), evidence))
 
 
+@then(parsers.parse('the deploy trigger check fails naming "{evidence}"'))
+def trigger_check_fails(seeded, evidence, record, check):
+    check(lint.caught(record(deploy_checks.deploy_triggers(model.load(seeded))), evidence))
+
+
 @then("actionlint reports no problem")
 def actionlint_clean(workflow_paths, check):
     check(lint.actionlint(workflow_paths))

@@ -2,7 +2,7 @@
 import pytest
 
 from harness.faults import aws as faults
-from provision import errors
+from provision import errors, findings
 from provision.aws import inventory, live_checks, monitoring_checks, stack_checks, stacks, template_checks
 from provision.aws.cfn import load, parameters
 from provision.config import Environment
@@ -17,11 +17,18 @@ def test_committed_templates_pass_every_static_check():
 
 
 @pytest.mark.parametrize("fault", sorted(faults.TEMPLATE_FAULTS))
-def test_every_seeded_template_fault_turns_a_static_check_red(tmp_path, fault):
+def test_every_seeded_template_fault_turns_its_own_check_red(tmp_path, fault):
+    check, naming = faults.TEMPLATE_FAULT_CHECKS[fault]
     env = Environment.named("dev", template_dir=faults.seeded_templates(fault, tmp_path))
-    assert not template_checks.template_check(env).ok or not monitoring_checks.monitoring_check(env).ok
-    # the committed file is untouched
+    assert findings.caught(faults.static_check(check, env), naming, case_sensitive=True).ok
+    # the same check is green on the committed files, which stay untouched
+    assert faults.static_check(check, Environment.named("dev")).ok
     assert template_checks.template_check(Environment.named("dev")).ok
+
+
+def test_every_template_fault_names_its_check():
+    assert set(faults.TEMPLATE_FAULT_CHECKS) == set(faults.TEMPLATE_FAULTS)
+    assert {c for c, _ in faults.TEMPLATE_FAULT_CHECKS.values()} <= set(faults.STATIC_CHECKS)
 
 
 def test_unknown_environment_is_one_clear_line():
@@ -107,7 +114,9 @@ def test_autoscaler_scale_down_disabled_is_caught(tmp_path):
     m.write_text("kind: Deployment\nmetadata: {name: cluster-autoscaler}\nspec: {template: {spec: {containers: "
                  "[{command: [./cluster-autoscaler, --node-group-auto-discovery=asg:tag=x, "
                  "--scale-down-enabled=false]}]}}}\n")
-    assert not template_checks.autoscaler_scale_down(m).ok
+    f = template_checks.autoscaler_scale_down(m)
+    assert findings.caught(f, "--scale-down-enabled=false").ok and f.grade == "static"
+    assert f.subject == "the cluster-autoscaler manifest enables scale-down"
     m.write_text(m.read_text().replace(", --scale-down-enabled=false", ""))
     assert template_checks.autoscaler_scale_down(m).ok
 

@@ -135,6 +135,22 @@ def test_pull_request_target_is_red():
 
 # ---- the deploy workflow ---------------------------------------------------------
 
+@pytest.mark.parametrize("fault, needle", [
+    ("deploy-on-pull-request", "runs on pull_request"),
+    ("push-not-main", "expected branches [main]"),
+])
+def test_a_seeded_deploy_trigger_fault_turns_the_trigger_check_red(tmp_path, fault, needle):
+    assert deploy_checks.deploy_triggers(deploy()).ok
+    f = deploy_checks.deploy_triggers(model.load(workflow_faults.seed(fault, tmp_path)))
+    assert lint.caught(f, needle).ok, f
+
+
+@pytest.mark.parametrize("trigger", ["pull_request", "pull_request_target", "schedule", "release"])
+def test_a_deploy_on_any_other_trigger_is_red(trigger):
+    f = deploy_checks.deploy_triggers(edited("  workflow_dispatch:\n", f"  {trigger}:\n  workflow_dispatch:\n"))
+    assert lint.caught(f, f"runs on {trigger}").ok, f
+
+
 @pytest.mark.parametrize("old, new, needle", [
     ("      cancel-in-progress: false", "      cancel-in-progress: true", "cancel-in-progress: true"),
     ("      cancel-in-progress: false\n", "", "cancel-in-progress: none"),

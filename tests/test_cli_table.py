@@ -15,7 +15,7 @@ TABLE = {
     "dns": {"sync"},
     "verify": set(),
     "backup": {"create", "restore"},
-    "signoff": {"build"},
+    "signoff": {"build", "release", "verify", "keygen"},
     "demo": set(),
 }
 ENV = config.environments()[0]
@@ -85,3 +85,8 @@ def test_errors_name_the_command_as_typed(argv, prefix, capsys):
     assert cli.main(argv) == errors.EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert err == prefix + errors.UNKNOWN_ENV.format(env="staging", known=", ".join(config.environments()))
+
+
+def test_new_verbs_have_no_old_spelling():
+    assert cli.canonical(["signoff-release", "--commit", SHA]) == (["signoff-release", "--commit", SHA], None)
+    assert cli.canonical(["signoff", "verify", "r"]) == (["signoff", "verify", "r"], None)

@@ -152,6 +152,18 @@ def test_dns_answers_flatten_the_apex_and_chase_subdomain_cnames(store):
     assert edge_dns_answers.answer(s, z, "example.net", dns.rdatatype.A)[:3:2] == (dns.rcode.REFUSED, False)
 
 
+def test_dns_answers_nxdomain_for_a_cname_chain_ending_at_a_missing_name(store):
+    """RFC 6604: the rcode is the last name's; the CNAME is still in the answer (P6's oracle found this)."""
+    s, z = store
+    s.create_record(z.id, {"type": "CNAME", "name": "old", "content": "gone.example.org", "proxied": False})
+    s.create_record(z.id, {"type": "CNAME", "name": "hop", "content": "old.example.org", "proxied": False})
+    rcode, rrs, auth = edge_dns_answers.answer(s, z, "hop.example.org", dns.rdatatype.A)
+    assert (rcode, auth) == (dns.rcode.NXDOMAIN, True)
+    assert [[d.to_text() for d in r] for r in rrs] == [["old.example.org."], ["gone.example.org."]]
+    # a chain that ends at an address still answers NOERROR
+    assert edge_dns_answers.answer(s, z, "app.example.org", dns.rdatatype.A)[0] == dns.rcode.NOERROR
+
+
 @pytest.mark.parametrize("header, status, message", [
     ("", 400, routes.BAD_HEADERS), ("Bearer ", 400, routes.BAD_HEADERS), ("Bearer other", 403, routes.AUTH_ERROR),
 ])

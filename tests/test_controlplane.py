@@ -146,8 +146,10 @@ def test_secret_is_ciphertext_in_etcd(target, ns):
 
 
 def test_encryption_check_is_red_on_a_control_plane_without_encryption(tmp_path):
-    """Seeded fault: a second, short-lived control plane started with encrypt=False."""
-    with controlplane.temporary(tmp_path / "plain", encrypt=False) as info:
+    """Seeded fault: a second, short-lived API server (etcd and kube-apiserver alone) with encrypt=False."""
+    with controlplane.temporary(tmp_path / "plain", encrypt=False, apiserver_only=True) as info:
+        assert (info["nodes"], info["encryption_provider"], info["encryption_key"]) == ([], None, None)
+        assert not list((tmp_path / "plain").glob("controlplane-kwok.pid"))
         t = _target_of(info)
         kubectl.run(t, ["create", "secret", "generic", "db", "--from-literal=password=correct-horse-battery"])
         f = encryption.secret_encrypted_at_rest(t, "default", "db", (b"correct-horse-battery",))

@@ -106,3 +106,31 @@ def test_encryption_config_is_private_and_fresh(tmp_path):
     providers = doc["resources"][0]["providers"]
     assert list(providers[0]) == [kubeconfig.ENCRYPTION_PROVIDER] and "identity" in providers[-1]
     assert a.read_text() != b.read_text()  # a key generated at each start
+
+
+def test_judge_names_the_provider_and_key_that_wrote_when_another_must():
+    want = encryption.provider_prefix("aesgcm", "k2")
+    assert encryption.judge_at_rest("s", b"k8s:enc:aesgcm:v1:k2:" + bytes(64), prefix=want).ok
+    f = encryption.judge_at_rest("s", CIPHER, prefix=want)
+    assert not f.ok and "k8s:enc:secretbox:v1:key1" in f.actual and "aesgcm" in f.actual
+
+
+@pytest.mark.parametrize("provider", ["secretbox", "aescbc", "aesgcm"])
+def test_encryption_config_for_each_provider_writes_with_the_first_key(tmp_path, provider):
+    keys = [("new-key", b"\x01" * kubeconfig.PROVIDERS[provider][0]), ("old-key", b"\x02" * 32)]
+    assert kubeconfig.write_encryption_config(tmp_path / "e.yaml", provider, keys) == "new-key"
+    doc = yaml.safe_load((tmp_path / "e.yaml").read_text())
+    providers = doc["resources"][0]["providers"]
+    assert [next(iter(p)) for p in providers] == [provider, "identity"]
+    assert [k["name"] for k in providers[0][provider]["keys"]] == ["new-key", "old-key"]
+    assert oct((tmp_path / "e.yaml").stat().st_mode & 0o777) == "0o600"
+
+
+def test_encryption_config_defaults_and_the_identity_fault(tmp_path):
+    assert kubeconfig.write_encryption_config(tmp_path / "d.yaml") == "key1"
+    doc = yaml.safe_load((tmp_path / "d.yaml").read_text())
+    assert next(iter(doc["resources"][0]["providers"][0])) == kubeconfig.ENCRYPTION_PROVIDER == "secretbox"
+    assert kubeconfig.write_encryption_config(tmp_path / "i.yaml", "identity") is None
+    assert yaml.safe_load((tmp_path / "i.yaml").read_text())["resources"][0]["providers"] == [{"identity": {}}]
+    with pytest.raises(ValueError):
+        kubeconfig.write_encryption_config(tmp_path / "x.yaml", "rot13")

@@ -5,9 +5,11 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from harness import dns_zones
+from harness.dns_zones import Rec
 from provision import config, errors
 from provision.dns import commands, predicates, sync
-from provision.dns.probes import Answer, caught, judge_answer
+from provision.dns.probes import Answer, caught, judge_answer, settings_finding
 from provision.findings import failed, passed
 from provision.local import edge_ca
 
@@ -165,3 +167,68 @@ def test_seeded_dns_faults_are_refused_where_the_target_declares_it_cannot():
         faults.tls_fault_target(config.Target(name="x", region="r", account_id="1", domains=("a.b",)), "a.b",
                                 "expired")
     assert str(e.value) == faults.OFFLINE_ONLY
+
+
+# ---- P6's oracle (harness/dns_zones.py): expected answers from record sets alone
+
+ZONE, LB_ADDR, OLD = "example.org", "127.0.43.1", "20.51.7.42"
+RECORDS = [
+    Rec("CNAME", "example.org", "hop0.example.org", 120), Rec("CNAME", "hop0.example.org", LB, 1),
+    Rec("CNAME", "app.example.org", LB, 1), Rec("A", "api.example.org", OLD, 3600),
+    Rec("A", "api.example.org", LB_ADDR, 3600), Rec("CNAME", "www.example.org", "x.cloudapp.azure.com", 60),
+    Rec("CNAME", "old.example.org", "gone.example.org", 60), Rec("TXT", "txt.example.org", "v=spf1 -all", 60),
+    Rec("A", "a.b.example.org", LB_ADDR, 60),
+]
+
+
+def _expect(name):
+    return dns_zones.expect(RECORDS, name, ZONE, LB.lower(), LB_ADDR)
+
+
+def test_oracle_follows_cnames_flattens_the_apex_and_reads_automatic_ttl_as_300():
+    apex = _expect("EXAMPLE.org.")
+    assert (apex.chain, apex.addresses, apex.ttl, apex.leads_to_lb, apex.flattened) == \
+        ((), {LB_ADDR}, 120, True, True)
+    app = _expect("app.example.org")
+    assert (app.chain, app.addresses, app.ttl, app.leads_to_lb) == ((LB.lower(),), {LB_ADDR}, 300, True)
+    api = _expect("api.example.org")
+    assert (api.addresses, api.ttl, api.leads_to_lb, api.rcode(False)) == ({OLD, LB_ADDR}, 3600, False, "NOERROR")
+
+
+@pytest.mark.parametrize("name, end, direct, recursive", [
+    ("www.example.org", "external", "NOERROR", "SERVFAIL"),     # an Azure leftover: nothing answers offline
+    ("old.example.org", "nxdomain", "NXDOMAIN", "NXDOMAIN"),    # RFC 6604: the last name's rcode
+    ("txt.example.org", "nodata", "NOERROR", "NOERROR"),
+    ("b.example.org", "nodata", "NOERROR", "NOERROR"),          # an empty non-terminal exists
+    ("nope.example.org", "nxdomain", "NXDOMAIN", "NXDOMAIN"),
+])
+def test_oracle_says_where_a_name_ends_and_with_which_rcode(name, end, direct, recursive):
+    e = _expect(name)
+    assert (e.end, e.rcode(False), e.rcode(True), e.addresses, e.leads_to_lb) == \
+        (end, direct, recursive, frozenset(), False)
+
+
+def test_compare_catches_an_answer_that_differs_from_the_oracle():
+    path = dns_zones.Path("edge UDP", None, False, False)
+    app = _expect("app.example.org")
+    assert dns_zones.compare(app, Answer("app", "NOERROR", (LB.lower(),), (LB_ADDR,), 300), path, True) == []
+    wrong = dns_zones.compare(app, Answer("app", "NOERROR", (), (OLD,), 300), path, False)
+    assert any("addresses" in p for p in wrong) and any("chain" in p for p in wrong)
+    assert any("the oracle says it does" in p for p in wrong)
+    assert any("ttl 60" in p for p in dns_zones.compare(app, Answer("app", "NOERROR", (LB.lower(),), (LB_ADDR,),
+                                                                             60), path, True))
+    old = _expect("old.example.org")
+    assert any("rcode NOERROR, oracle NXDOMAIN" in p
+               for p in dns_zones.compare(old, Answer("old", "NOERROR", ("gone.example.org",), (), 60), path, False))
+
+
+# ---- Cloudflare zone settings: the actual value names only what differs
+
+
+def test_settings_finding_names_only_the_wrong_setting():
+    wanted = {"ssl": "strict", "always_use_https": "on"}
+    assert settings_finding(wanted, dict(wanted)).ok
+    ssl = settings_finding(wanted, {"ssl": "flexible", "always_use_https": "on"})
+    assert caught(ssl, "ssl").ok and not caught(ssl, "always_use_https").ok
+    https = settings_finding(wanted, {"ssl": "strict", "always_use_https": "off"})
+    assert caught(https, "always_use_https").ok and not caught(https, "ssl").ok

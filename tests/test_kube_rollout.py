@@ -4,8 +4,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from provision.kube import rollout
+from provision.kube import deploy, rollout
 
 pytestmark = [pytest.mark.offline, pytest.mark.unit]
 DATA = Path(__file__).parent / "data" / "kube"
@@ -87,3 +89,49 @@ def test_evaluate_seeded_faults_are_not_healthy(fault):
 def test_a_workload_without_a_real_selector_owns_no_pod(selector, owned):
     """Unlike a LabelSelector in general ({} matches all), an empty workload selector owns nothing."""
     assert rollout.owns(selector, {"app": "web"}) is owned
+
+
+def _failure_snapshot(kind, replicas, age):
+    """A hand-built snapshot of one Deployment whose new pod fails in `kind`'s way."""
+    dep = {"metadata": {"name": "web-app", "generation": 2}, "spec": {"replicas": replicas,
+           "selector": {"matchLabels": {"app": "web"}}},
+           "status": {"observedGeneration": 2, "replicas": replicas + 1, "updatedReplicas": 1,
+                      "readyReplicas": replicas, "availableReplicas": replicas, "conditions": []}}
+    pod = {"metadata": {"name": "web-new", "labels": {"app": "web"}, "creationTimestamp": "2030-01-01T00:00:00Z"},
+           "status": {"phase": "Running", "startTime": "2030-01-01T00:00:00Z", "conditions": [
+               {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
+               "containerStatuses": [{"name": "web", "ready": False, "restartCount": 0, "state": {"running": {}}}]}}
+    cs = pod["status"]["containerStatuses"][0]
+    if kind == "crashloop":
+        cs["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    elif kind == "restarts":
+        cs["restartCount"] = 3 + age
+    elif kind == "too-big":
+        pod["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                         "reason": "Unschedulable", "lastTransitionTime": "2030-01-01T00:00:00Z",
+                         "message": "0/2 nodes are available: 2 Insufficient cpu."}]}
+    elif kind == "deadline":
+        dep["status"]["conditions"] = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+    return {"deployments": [dep], "pods": [pod], "statefulsets": [], "endpointslices": []}
+
+
+FAILURE_REASONS = {"never-ready": "not Ready", "crashloop": "CrashLoopBackOff", "too-big": "Insufficient",
+                   "restarts": "CrashLoopBackOff", "deadline": "ProgressDeadlineExceeded"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(kind=st.sampled_from(sorted(FAILURE_REASONS)), replicas=st.integers(1, 5), age=st.integers(0, 600),
+       grace=st.integers(1, 300), prev=st.one_of(st.none(), st.text("0123456789abcdef", min_size=40, max_size=40)))
+def test_verdict_and_decision_on_generated_failure_snapshots(kind, replicas, age, grace, prev):
+    """The pure parts of P5 (moved from the P5 scenario, which now runs real failed deploys): the gate's
+    verdict on hand-built failure snapshots never says healthy, says failed once the cause is clear, and
+    the decision then rolls back exactly when there is a previous good version and rollback is on."""
+    v = rollout.evaluate(_failure_snapshot(kind, replicas, age), ["web-app"], [], [], T0 + timedelta(seconds=age),
+                         grace)
+    assert v.state != "healthy"  # never a success (P4)
+    clear = kind in ("crashloop", "restarts", "deadline") or age >= grace
+    assert (v.state == "failed") == clear, (kind, v.state, v.problems)
+    if clear:
+        assert any(FAILURE_REASONS[kind] in p for p in v.problems), v.problems
+        assert deploy.decide(v.state, prev, True) == ("rollback" if prev else "fail")
+        assert deploy.decide(v.state, prev, False) == "fail"

@@ -139,3 +139,18 @@ def test_empty_pod_selector_selects_every_pod_of_its_namespace():
                 "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
     assert n.selects(deny_all, A) and n.selects(deny_all, B)
     assert not n.allowed([deny_all], A, B, 8080)
+
+
+def test_every_reachability_finding_says_it_is_computed_not_enforced():
+    paths = {("a", "b", 8080)}
+    egress = {("a", "dns", 53, "UDP")}
+    for f in (n.check_reachability(paths, paths), n.check_reachability(paths, set()),
+              n.check_egress(egress, egress), n.check_egress(egress, set())):
+        assert n.NOT_ENFORCED in f.gaps and f.grade == "model", f
+
+
+def test_unexpected_egress_is_what_goes_red():
+    from provision.findings import caught
+
+    f = n.check_egress({("a", "dns", 53, "UDP"), ("a", "internet", 22, "TCP")}, {("a", "dns", 53, "UDP")})
+    assert caught(f, "a -> internet:22/TCP").ok and not caught(f, "a -> dns").ok

@@ -61,7 +61,7 @@ def test_sign_off_only_when_every_id_passed():
 def test_markdown_and_html_carry_verdict_evidence_and_run_facts():
     rep = signoff.build(mixed(), CAT, SCS)
     md = signoff.to_markdown(rep)
-    assert "# Release sign-off: **REFUSED**" in md
+    assert "# Offline run sign-off: **REFUSED**" in md
     assert "0123456789abcdef0123456789abcdef01234567" in md
     assert "`FAIL pods ready: expected 2 ready, got 1 ready`" in md
     assert "web-app-1: CrashLoopBackOff" in md

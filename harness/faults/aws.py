@@ -7,12 +7,15 @@ silent no-op.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
 from provision import errors
-from provision.aws.cfn import load
+from provision.aws import monitoring_checks, template_checks
+from provision.aws.cfn import load, parameters
+from provision.aws.cfn.lint import cfn_lint
 from provision.config import Environment
 
 # fault -> (template, pattern, replacement): each must match the committed template.
@@ -23,8 +26,65 @@ TEMPLATE_FAULTS = {
     "no-secret-encryption": ("eks.yaml", r"      EncryptionConfig:\n(        .*\n)+?(?=      Logging:)", ""),
     "wrong-instance-type": ("eks.yaml", r"InstanceTypes: \[!Ref NodeInstanceType\]", "InstanceTypes: [m5.xlarge]"),
     "alarm-without-action": ("monitoring.yaml", r"      AlarmActions: \[!Ref AlertTopic\]\n", ""),
+    # A property CloudFormation does not know: cfn-lint's schema check (E3002) goes red.
+    "lint-error": ("monitoring.yaml", r"(      LogGroupName: !Sub /aws/eks/\$\{ClusterName\}/cluster\n)",
+                   r"\1      RetentionDays: 30\n"),
+    # Scaling: the minimum above the desired size; the maximum down to the minimum (no room to scale).
+    "scaling-min-above-desired": ("eks.yaml", r"        MinSize: !Ref NodeMin\n", "        MinSize: 9\n"),
+    "scaling-max-at-min": ("eks.yaml", r"        MaxSize: !Ref NodeMax\n", "        MaxSize: !Ref NodeMin\n"),
+    # The control-plane log group keeps its logs forever.
+    "no-log-retention": ("monitoring.yaml",
+                         r"(      LogGroupName: !Sub /aws/eks/\$\{ClusterName\}/cluster\n)      RetentionInDays: .*\n",
+                         r"\1"),
+    "no-container-insights": ("eks.yaml", r"^  ContainerInsightsAddon:\n(    .*\n)+", ""),
+    # The dashboard's network widget (its title line, metrics line and the lines continuing it).
+    "dashboard-no-network": ("monitoring.yaml", r'^ {10}\{"type": "metric", "x": 12, "y": 6,.*\n'
+                             r' {12}"title": "network",.*\n {12}"metrics":.*\n( {24}\[.*\n)+', ""),
+    # The log widget of the app namespace, which leads from an alarm to the workloads' logs.
+    "dashboard-no-app-logs": ("monitoring.yaml", r'^ {10}\{"type": "log", "x": 0, "y": 15,.*\n.*\n.*\n', ""),
 }
 FAULT_UNKNOWN = "unknown seeded fault {fault!r}: expected one of {known}"
+
+
+def _rendered(stack: str):
+    return lambda env: parameters.rendered(stack, env)
+
+
+# The static checks a seeded template fault turns red, by the name the scenarios use.
+STATIC_CHECKS = {
+    "cfn-lint": lambda env: cfn_lint([load.path(s, env.template_dir) for s in load.stacks(env.template_dir)]),
+    "node group scaling": lambda env: template_checks.node_group_scales(_rendered("eks")(env)),
+    "Container Insights add-on": lambda env: template_checks.container_insights(_rendered("eks")(env)),
+    "log-group retention": lambda env: monitoring_checks.log_groups_retained(_rendered("monitoring")(env),
+                                                                             env.cluster_name),
+    "dashboard metrics": lambda env: monitoring_checks.dashboard_tracks(_rendered("monitoring")(env)),
+    "dashboard links": lambda env: monitoring_checks.dashboard_links(_rendered("monitoring")(env), env.cluster_name,
+                                                                     monitoring_checks.app_namespace()),
+    "alarm actions": lambda env: monitoring_checks.alarms_notify(_rendered("monitoring")(env)),
+    "the templates": lambda env: template_checks.template_check(env),
+}
+# Each template fault and the check it must turn red, naming what (tests/test_aws_templates.py).
+TEMPLATE_FAULT_CHECKS = {
+    "malformed-template": ("the templates", "template"),
+    "public-node-subnet": ("the templates", "private subnets"),
+    "no-secret-encryption": ("the templates", "EncryptionConfig"),
+    "wrong-instance-type": ("the templates", "t3.medium"),
+    "alarm-without-action": ("alarm actions", "AlarmActions"),
+    "lint-error": ("cfn-lint", "E3002"),
+    "scaling-min-above-desired": ("node group scaling", "min 9 desired 2"),
+    "scaling-max-at-min": ("node group scaling", "max 2"),
+    "no-log-retention": ("log-group retention", "no RetentionInDays"),
+    "no-container-insights": ("Container Insights add-on", "no amazon-cloudwatch-observability add-on"),
+    "dashboard-no-network": ("dashboard metrics", "no network widget"),
+    "dashboard-no-app-logs": ("dashboard links", "no log widget"),
+}
+
+
+def static_check(name: str, env: Environment):
+    """The named static check of the environment's templates (a Finding)."""
+    if name not in STATIC_CHECKS:
+        raise KeyError(f"unknown static check {name!r}: expected one of {', '.join(STATIC_CHECKS)}")
+    return STATIC_CHECKS[name](env)
 FAULT_STALE = "seeded fault {fault!r} no longer matches {template}: update harness/faults/aws.py"
 
 
@@ -98,3 +158,49 @@ def cost_environment(name: str, fault: str) -> Environment:
     if fault not in COST_FAULTS:
         raise errors.BadInput(UNKNOWN_COST_FAULT.format(fault=fault, known=", ".join(COST_FAULTS)))
     return Environment.named(name, overrides=COST_FAULTS[fault])
+
+
+# ---- the audit trail (features/infrastructure.feature, R6.4): edits of a copy of the records.
+
+AUDIT_FAULTS = {
+    "record-missing": lambda r: None,
+    "record-without-actor": lambda r: {**r, "who": ""},
+    "record-of-another-env": lambda r: {**r, "env": r["env"] + "-other"},
+    "record-without-commit": lambda r: {**r, "commit": ""},
+}
+UNKNOWN_AUDIT_FAULT = "unknown seeded audit fault {fault!r}: expected one of {known}"
+AUDIT_FAULT_NOT_APPLIED = "seeded audit fault {fault!r}: no record of change set {change_set!r} in {path}"
+
+
+def seeded_audit(fault: str, records: Path, change_set: str, dest: Path) -> Path:
+    """A copy of the audit records in `dest` with the record of `change_set` dropped or altered by `fault`."""
+    if fault not in AUDIT_FAULTS:
+        raise errors.BadInput(UNKNOWN_AUDIT_FAULT.format(fault=fault, known=", ".join(AUDIT_FAULTS)))
+    rows = [json.loads(line) for line in Path(records).read_text().splitlines() if line.strip()]
+    if not any(r.get("change_set") == change_set for r in rows):
+        raise errors.ProvisionError(AUDIT_FAULT_NOT_APPLIED.format(fault=fault, change_set=change_set, path=records))
+    edited = [AUDIT_FAULTS[fault](r) if r.get("change_set") == change_set else r for r in rows]
+    out = Path(dest) / "audit.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in edited if r is not None))
+    return out
+
+
+# ---- stacks as describe_stacks shows them (stacks COMPLETE, commit tags): edits of a copy.
+
+STACK_FAULTS = {
+    "rolled-back": lambda s, sha: {**s, "StackStatus": "UPDATE_ROLLBACK_COMPLETE"},
+    "create-failed": lambda s, sha: {**s, "StackStatus": "CREATE_FAILED"},
+    "no-commit-tag": lambda s, sha: {**s, "Tags": [t for t in s.get("Tags", []) if t["Value"] != sha]},
+    "other-commit-tag": lambda s, sha: {**s, "Tags": [{**t, "Value": "0" * 40} if t["Value"] == sha else t
+                                                      for t in s.get("Tags", [])]},
+}
+
+
+def seeded_stacks(fault: str, found: dict, stack: str, sha: str = "") -> dict:
+    """A copy of describe_stacks entries (name -> entry) with `fault` applied to `stack`."""
+    if fault not in STACK_FAULTS:
+        raise errors.BadInput(FAULT_UNKNOWN.format(fault=fault, known=", ".join(STACK_FAULTS)))
+    if found.get(stack) is None:
+        raise errors.ProvisionError(f"seeded stack fault {fault!r}: stack {stack} does not exist")
+    return {n: (STACK_FAULTS[fault](s, sha) if n == stack else s) for n, s in found.items()}

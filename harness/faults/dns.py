@@ -16,7 +16,9 @@ from provision.config import Target
 from provision.dns import sync
 from provision.dns.cloudflare import Cloudflare
 
-DNS_FAULTS = ("record-to-old-ip", "missing-api-record", "leftover-azure-record")
+DNS_FAULTS = ("record-to-old-ip", "missing-api-record", "leftover-azure-record", "ssl-flexible", "always-https-off")
+# Zone-setting faults: what a hurried operator might click in the dashboard (setting -> value).
+SETTING_FAULTS = {"ssl-flexible": ("ssl", "flexible"), "always-https-off": ("always_use_https", "off")}
 TLS_FAULTS = ("expired", "wrong-hostname", "untrusted-ca")
 UNKNOWN_FAULT = "unknown seeded fault {fault!r}: expected one of {known}"
 OFFLINE_ONLY = "seeded faults need the offline edge stand-in (target.local['edge'])"
@@ -69,6 +71,10 @@ def apply_dns_fault(target: Target, fault: str) -> str:
         cf.replace_record(zid, rec["id"],
                           {"type": "A", "name": rec["name"], "content": old_ip, "proxied": False, "ttl": 1})
         return f"app.{zone} -> A {old_ip} (the old AKS ingress address)"
+    if fault in SETTING_FAULTS:
+        setting, value = SETTING_FAULTS[fault]
+        cf.set_setting(zid, setting, value)
+        return f"zone setting {setting} = {value}"
     if fault == "missing-api-record":
         for rec in cf.records(zid, name=f"api.{zone}"):
             cf.delete_record(zid, rec["id"])

@@ -27,6 +27,10 @@ FAULTS: dict[str, tuple[tuple[str, str], ...]] = {
         "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n"
         "          role-session-name: deploy-"),),
     "cancel-in-progress": (("      cancel-in-progress: false", "      cancel-in-progress: true"),),
+    # The deploy runs for pull requests too (R5.1: a push to main deploys, a pull request never does).
+    "deploy-on-pull-request": (("  workflow_dispatch:\n", "  pull_request:\n  workflow_dispatch:\n"),),
+    # The deploy no longer runs on a push to main.
+    "push-not-main": (("  push:\n    branches: [main]\n", "  push:\n    branches: [release]\n"),),
     "pull-request-target": (
         ("  workflow_dispatch:\n", "  pull_request_target:\n  workflow_dispatch:\n"),
         ("        with:\n          persist-credentials: false\n",

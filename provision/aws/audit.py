@@ -76,7 +76,7 @@ def audit_trail(env: Environment, change_sets: list[str], audit_file: Path | Non
         r = records.get(cs)
         if r is None or any(not r.get(k) for k in needed) or r.get("env") != env.name:
             missing.append(cs)
-            evidence.append(f"{cs}: {'no record' if r is None else 'incomplete: ' + json.dumps(r)}")
+            evidence.append(f"FAIL {cs}: {'no record' if r is None else 'incomplete: ' + json.dumps(r)}")
         else:
             evidence.append(
                 f"{cs}: {r['who']} ({r['principal']}) {r['action']} {r['stack']} -> {r['result']} at {r['commit'][:12]}"

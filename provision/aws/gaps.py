@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .cfn import load
+
 # What the irsa stack adds to the EKS cluster gap.
 IRSA_NOTE = (
     "; so the cluster's OIDC issuer is unknown and the irsa stack is not applied (its roles are checked statically)"
@@ -18,3 +20,16 @@ def named(target, *keys: str) -> tuple[str, ...]:
 def irsa(target) -> tuple[str, ...]:
     """Why the irsa stack is not applied where the endpoint creates no EKS cluster."""
     return tuple(text + IRSA_NOTE for text in named(target, "AWS::EKS::Cluster"))
+
+
+def ignored_types(target, template_dir=None) -> tuple[str, ...]:
+    """The gaps of the resource types in the environment's templates that the endpoint ignores: what a
+    COMPLETE stack or an inventory here says nothing about (none on the live target)."""
+    if target is None or not target.gaps:
+        return ()
+    types = {
+        r.get("Type", "")
+        for stack in load.stacks(template_dir)
+        for r in (load.load(load.path(stack, template_dir)).get("Resources") or {}).values()
+    }
+    return named(target, *sorted(types))

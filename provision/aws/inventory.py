@@ -107,13 +107,14 @@ def differences(before: dict, after: dict) -> list[str]:
     return out
 
 
-def equivalent(before: dict, after: dict, gaps=()):
+def equivalent(before: dict, after: dict, gaps=(), grade: str = ""):
     diff = differences(before, after)
     return Finding(
         not diff and bool(before),
         "inventory after teardown and re-creation",
         f"equivalent to the first ({len(before)} resources)",
         "; ".join(diff[:5]) or f"{len(after)} resources, equivalent",
-        tuple(diff or sorted(before)),
+        tuple(f"FAIL {d}" for d in diff) or tuple(sorted(before)),
         tuple(dict.fromkeys(gaps)),
+        grade,
     )

@@ -58,7 +58,7 @@ def log_groups_retained(monitoring: Resolver, cluster: str) -> Finding:
         "log groups with retention (template)",
         "control-plane and application groups, each with RetentionInDays",
         "; ".join(problems) or f"{len(groups)} groups",
-        tuple(problems + [f"{n}: {d} days" for n, d in groups.items()]),
+        tuple([f"FAIL {p}" for p in problems] + [f"{n}: {d} days" for n, d in groups.items() if d]),
     )
 
 
@@ -83,12 +83,13 @@ def dashboard_tracks(monitoring: Resolver) -> Finding:
         for k, metric in DASHBOARD_METRICS.items():
             text[k] = text[k] or metric in names
     missing = [k for k, v in text.items() if not v]
+    tracked = ", ".join(k for k, v in text.items() if v) or "nothing"
     return Finding(
         not missing,
         "dashboard tracks cpu, memory, disk and network (template)",
         ", ".join(DASHBOARD_METRICS),
-        ", ".join(k for k, v in text.items() if v),
-        tuple(f"no {k} widget" for k in missing),
+        f"{tracked}; no {', '.join(missing)} widget" if missing else tracked,
+        tuple(f"FAIL no {k} widget ({DASHBOARD_METRICS[k]} metric)" for k in missing),
     )
 
 
@@ -115,7 +116,7 @@ def dashboard_links(monitoring: Resolver, cluster: str, namespace: str) -> Findi
         "dashboard leads from the alarms to the workloads' logs (template)",
         "every alarm and a log widget of the app namespace",
         "; ".join(problems) or "ok",
-        tuple(problems + [f"log query: {q[:120]}" for q in queries]),
+        tuple([f"FAIL {p}" for p in problems] + [f"log query: {q[:120]}" for q in queries]),
     )
 
 

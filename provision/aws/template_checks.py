@@ -22,7 +22,8 @@ from .monitoring_checks import alarms_notify, app_namespace, budget_template, lo
 from .verdicts import verdict
 
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-REQUIRED_ADDONS = {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "amazon-cloudwatch-observability"}
+CONTAINER_INSIGHTS = "amazon-cloudwatch-observability"
+REQUIRED_ADDONS = {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", CONTAINER_INSIGHTS}
 
 
 def rendered(env: Environment, stack: str, outputs: dict | None = None) -> Resolver:
@@ -226,13 +227,11 @@ def required_addons(eks: Resolver) -> Finding:
 
 @graded("static")
 def container_insights(eks: Resolver) -> Finding:
-    ok = "amazon-cloudwatch-observability" in addons(eks)
-    return Finding(
-        ok,
-        "Container Insights add-on (template)",
-        "amazon-cloudwatch-observability add-on",
-        "present" if ok else "absent",
-    )
+    got = addons(eks)
+    ok = CONTAINER_INSIGHTS in got
+    absent = f"no {CONTAINER_INSIGHTS} add-on (add-ons: {', '.join(sorted(got)) or 'none'})"
+    return Finding(ok, "Container Insights add-on (template)", f"{CONTAINER_INSIGHTS} add-on",
+                   "present" if ok else absent, () if ok else (f"FAIL {absent}",))
 
 
 @graded("static")
@@ -338,16 +337,16 @@ def node_group_scales(eks: Resolver) -> Finding:
         sc = ng["Properties"].get("ScalingConfig", {})
         lo, want, hi = int(sc.get("MinSize", 0)), int(sc.get("DesiredSize", 0)), int(sc.get("MaxSize", 0))
         ok = lo < hi and lo <= want <= hi
-        got.append(f"{lid}: min {lo} desired {want} max {hi}")
-    return Finding(
-        ok, "node group can scale (template)", "min < max, min <= desired <= max", "; ".join(got) or "no node group"
-    )
+        got.append(f"{'' if ok else 'FAIL '}{lid}: min {lo} desired {want} max {hi}")
+    return Finding(ok, "node group can scale (template)", "min < max, min <= desired <= max",
+                   "; ".join(g.removeprefix("FAIL ") for g in got) or "no node group", tuple(got))
 
 
 @graded("static")
 def autoscaler_scale_down(manifest) -> Finding:
-    """The cluster-autoscaler Deployment discovers node groups and does not disable scale-down (static)."""
-    subject = "cluster-autoscaler deployed with scale-down enabled (manifest)"
+    """The cluster-autoscaler manifest discovers node groups and does not disable scale-down (a file read:
+    whether it runs and scales down is not shown here)."""
+    subject = "the cluster-autoscaler manifest enables scale-down"
     p = Path(manifest)
     if not p.exists():
         return failed(subject, f"a Deployment in {p.name}", "no manifest")
@@ -355,17 +354,21 @@ def autoscaler_scale_down(manifest) -> Finding:
     dep = next(
         (d for d in docs if d.get("kind") == "Deployment" and d["metadata"]["name"] == "cluster-autoscaler"), None
     )
+    return autoscaler_verdict(dep, subject)
+
+
+def autoscaler_verdict(dep: dict | None, subject: str, running: bool = False) -> Finding:
+    """Pure, on a Deployment: scale-down not disabled, node groups discovered (and, with `running`,
+    at least one replica available)."""
     if dep is None:
-        return failed(subject, "Deployment cluster-autoscaler", "absent")
+        return failed(subject, "Deployment cluster-autoscaler", "absent", ("FAIL no Deployment cluster-autoscaler",))
     c = dep["spec"]["template"]["spec"]["containers"][0]
     args = [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
     problems = [a for a in args if a.replace(" ", "") in ("--scale-down-enabled=false",)]
     if not any(a.startswith("--node-group-auto-discovery") or a.startswith("--nodes=") for a in args):
         problems.append("no node group discovery")
-    return Finding(
-        not problems,
-        subject,
-        "scale-down not disabled, node groups discovered",
-        "; ".join(problems) or "ok",
-        tuple(args),
-    )
+    if running and not (dep.get("status") or {}).get("availableReplicas"):
+        problems.append(f"no available replica (status {(dep.get('status') or {})})")
+    evidence = tuple(f"FAIL {a}" for a in problems) + tuple(a for a in args if a not in problems)
+    return Finding(not problems, subject, "scale-down not disabled, node groups discovered",
+                   "; ".join(problems) or "ok", evidence)

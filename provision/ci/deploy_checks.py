@@ -24,6 +24,7 @@ from .workflow_model import (
 )
 
 BUILD_ACTION = "docker/build-push-action"
+DEPLOY_TRIGGERS = ("push", "workflow_dispatch")
 SHA_EXPR = "${{ github.sha }}"
 # The documented form of the deploy command (features/deploy.feature, docs/workflows.md).
 DEPLOY_COMMAND = ("provision", "app", "deploy")
@@ -43,13 +44,17 @@ def deploy_triggers(wf: Workflow) -> Finding:
     on = wf.triggers()
     problems = []
     push = on.get("push") or {}
-    if "push" not in on or (push.get("branches") or []) != ["main"]:
+    if "push" not in on or (push.get("branches") or []) != ["main"] or push.get("branches-ignore"):
         problems.append(f"push trigger {push or '(missing)'}: expected branches [main]")
+    # A deploy runs for main and on purpose, never for a pull request, a tag or a schedule.
+    problems += [f"runs on {t}: a deploy runs only on pushes to main and on dispatch"
+                 for t in on if t not in DEPLOY_TRIGGERS]
     inp = ((on.get("workflow_dispatch") or {}).get("inputs") or {}).get("environment") or {}
     if inp.get("type") != "choice" or list(inp.get("options") or []) != config.environments():
         problems.append(f"workflow_dispatch input environment {inp or '(missing)'}: "
                         f"expected a choice of {config.environments()}")
-    return failed(subject, "push main + dispatch(environment)", "; ".join(problems), evidence=problems) \
+    return failed(subject, "push main + dispatch(environment)", "; ".join(problems),
+                  evidence=[f"FAIL {p}" for p in problems]) \
         if problems else passed(subject, "push main + dispatch(environment)", ", ".join(on))
 
 

@@ -53,6 +53,7 @@ class Answer:
     rcode: str
     chain: tuple[str, ...]       # CNAME targets, in order
     addresses: tuple[str, ...]   # final A records, sorted
+    ttl: int | None = None       # TTL of the first answer record (not part of the key: resolvers count it down)
 
     def key(self) -> tuple:
         return (self.rcode, self.chain, self.addresses)
@@ -77,7 +78,8 @@ def query(r: dns.resolver.Resolver, name: str, tcp: bool = False) -> Answer:
     chain = tuple(rd.target.to_text().rstrip(".").lower() for rrset in a.response.answer
                   if rrset.rdtype == dns.rdatatype.CNAME for rd in rrset)
     addrs = tuple(sorted(rd.address for rd in a.rrset)) if a.rrset is not None else ()
-    return Answer(name, dns.rcode.to_text(a.response.rcode()), chain, addrs)
+    ttl = a.response.answer[0].ttl if a.response.answer else None
+    return Answer(name, dns.rcode.to_text(a.response.rcode()), chain, addrs, ttl)
 
 
 def _zone_records(target: Target) -> tuple[Cloudflare, str, list[dict]]:
@@ -242,9 +244,18 @@ def check_cloudflare_settings(target: Target, ssl_mode: str | None = None, alway
     cf = Cloudflare.of(target)
     zid = sync.zone_id(target, cf)
     got = {k: cf.setting(zid, k) for k in wanted}
-    text = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
-    return Finding(got == wanted, "Cloudflare SSL mode and Always Use HTTPS", text(wanted), text(got),
-                   grade=target.grade("cloudflare"))
+    return settings_finding(wanted, got).graded(target.grade("cloudflare"))
+
+
+def settings_finding(wanted: dict, got: dict) -> Finding:
+    """Pure: the zone settings as wanted; the actual value names only the settings that differ."""
+    subject = "Cloudflare SSL mode and Always Use HTTPS"
+    expected = ", ".join(f"{k}={v}" for k, v in wanted.items())
+    wrong = {k: got.get(k) for k, v in wanted.items() if got.get(k) != v}
+    evidence = tuple(f"{'FAIL' if k in wrong else 'ok  '} {k}={got.get(k)} (wanted {v})" for k, v in wanted.items())
+    if wrong:
+        return failed(subject, expected, ", ".join(f"{k}={v}" for k, v in wrong.items()), evidence)
+    return passed(subject, expected, ", ".join(f"{k}={v}" for k, v in got.items()), evidence)
 
 
 def caught(finding: Finding, naming: str) -> Finding:

@@ -19,6 +19,12 @@ from ..findings import Finding, failed, passed
 
 ENCRYPTED_PREFIX = b"k8s:enc:"
 PLAINTEXT_PREFIX = b"k8s\x00"   # the API server's protobuf envelope, unencrypted
+
+
+def provider_prefix(provider: str, key_name: str) -> bytes:
+    """What a value written by `provider` with the key `key_name` starts with."""
+    return f"k8s:enc:{provider}:v1:{key_name}:".encode()
+
 NO_RAW_ETCD = ("no raw etcd access on this target: its etcd is managed "
                "(EKS encrypts secrets with KMS envelope encryption)")
 ETCD_UNREACHABLE = "etcd at {endpoint} did not answer: {detail}"
@@ -66,6 +72,11 @@ def judge_at_rest(subject: str, raw: bytes | None, plaintexts: tuple[bytes, ...]
     expected = f"value starting with {prefix.decode()!r}, no secret bytes visible"
     if raw is None:
         return failed(subject, expected, "no value in etcd")
+    if raw.startswith(ENCRYPTED_PREFIX) and not raw.startswith(prefix):
+        # ciphertext, but of another provider or key than the one that must write
+        written = b":".join(raw.split(b":", 5)[:5]).decode(errors="replace")
+        return failed(subject, expected, f"ciphertext of {written}:, not of {prefix.decode(errors='replace')}",
+                      evidence=(f"FAIL written by {written}: (provider:version:key)",))
     if not raw.startswith(prefix):
         kind = "k8s protobuf" if raw.startswith(PLAINTEXT_PREFIX) else "unknown encoding"
         return failed(subject, expected, f"plaintext ({kind}, no {ENCRYPTED_PREFIX.decode()!r} prefix)",

@@ -149,6 +149,14 @@ def _node_ready(kubeconfig: Path, name: str) -> bool:
     return conds.get("Ready") == "True"
 
 
+def _namespace(kubeconfig: Path, name: str):
+    try:
+        found = client.get(kubeconfig, "v1", "Namespace", name) is not None
+    except client.ApiError as exc:
+        return failed(f"namespace {name}", "present", f"HTTP {exc.status}")
+    return passed(f"namespace {name}") if found else failed(f"namespace {name}", "present", "absent")
+
+
 def _default_service_account(kubeconfig: Path) -> bool:
     try:
         return client.get(kubeconfig, "v1", "ServiceAccount", "default", "default") is not None
@@ -165,9 +173,16 @@ def _check_procs(d: Path, state_dir: Path) -> None:
             raise errors.TargetUnavailable(f"control plane: {p} exited during start (log: {log})", evidence=tail)
 
 
-def start(state_dir: Path, progress=print, encrypt: bool = True, env: str = "dev") -> dict:
+def start(state_dir: Path, progress=print, encrypt: bool = True, env: str = "dev",
+          provider: str = ENCRYPTION_PROVIDER, keys: list[tuple[str, bytes]] | None = None,
+          apiserver_only: bool = False) -> dict:
     """Start etcd, kube-apiserver, controller-manager, scheduler and kwok with the
-    Nodes of environment `env`'s node group; returns what target.local["controlplane"] holds."""
+    Nodes of environment `env`'s node group; returns what target.local["controlplane"] holds.
+
+    Secrets at rest: `provider` (secretbox, aescbc, aesgcm; identity stores plaintext) with `keys`
+    ((name, key bytes), the first one writes; default one generated key), unless `encrypt` is False
+    (no EncryptionConfiguration at all). `apiserver_only`: etcd and kube-apiserver alone (no
+    controllers, no kwok, no Nodes), for checks of what the API server stores."""
     state_dir = Path(state_dir)
     stop(state_dir)  # leftovers of a crashed run would hold the etcd data dir
     d = _dir(state_dir)
@@ -175,18 +190,18 @@ def start(state_dir: Path, progress=print, encrypt: bool = True, env: str = "dev
     d.mkdir(parents=True)
     os.chmod(d, 0o700)
     try:
-        return _start(state_dir, d, progress, encrypt, Environment.named(env))
+        return _start(state_dir, d, progress, encrypt, Environment.named(env), provider, keys, apiserver_only)
     except BaseException:
         stop(state_dir)
         raise
 
 
-def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment) -> dict:
+def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment, provider: str = ENCRYPTION_PROVIDER,
+           keys=None, apiserver_only: bool = False) -> dict:
     t0 = time.monotonic()
     pki = d / "pki"
     make_pki(pki, SERVICE_CIDR)
-    if encrypt:
-        write_encryption_config(d / "encryption.yaml")
+    key_name = write_encryption_config(d / "encryption.yaml", provider, keys) if encrypt else None
     ports = {k: procs.free_port() for k in ("etcd", "etcd_peer", "apiserver")}
     server = f"https://127.0.0.1:{ports['apiserver']}"
     for who in CLIENTS:
@@ -210,7 +225,8 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment) 
 
     wait_until("etcd healthy", etcd_healthy, READY_TIMEOUT, interval=0.1)
 
-    progress(f"control plane: starting kube-apiserver on {server} (encryption at rest {'on' if encrypt else 'OFF'})")
+    progress(f"control plane: starting kube-apiserver on {server} "
+             f"(encryption at rest {provider if encrypt else 'OFF'})")
     procs.spawn(f"{NAME}-apiserver", argv["apiserver"], state_dir)
     admin = d / "admin.kubeconfig"
 
@@ -219,6 +235,20 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment) 
         return _readyz(admin)
 
     wait_until("kube-apiserver /readyz", readyz, READY_TIMEOUT, interval=0.2, progress=None)
+    info = {
+        "kubeconfig": str(admin),
+        "server": server,
+        "etcd_endpoint": etcd_url,
+        "etcd_prefix": ETCD_PREFIX,
+        "nodes": [],
+        "encryption_provider": (None if provider == "identity" else provider) if encrypt else None,
+        "encryption_key": key_name,
+        "kubernetes_ca": str(pki / "ca.crt"),
+    }
+    if apiserver_only:
+        wait_until("namespace default", lambda: _namespace(admin, "default"), READY_TIMEOUT, interval=0.1)
+        progress(f"control plane: API server alone ready in {time.monotonic() - t0:.1f}s")
+        return info
     progress(f"control plane: kube-apiserver ready after {time.monotonic() - t0:.1f}s; "
              "starting controller-manager, scheduler, kwok")
     nodes = node_specs(env)
@@ -240,15 +270,7 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment) 
 
     wait_until("nodes Ready and the default ServiceAccount", cluster_ready, READY_TIMEOUT, interval=0.2)
     progress(f"control plane: ready in {time.monotonic() - t0:.1f}s ({len(names)} kwok nodes)")
-    return {
-        "kubeconfig": str(admin),
-        "server": server,
-        "etcd_endpoint": etcd_url,
-        "etcd_prefix": ETCD_PREFIX,
-        "nodes": names,
-        "encryption_provider": ENCRYPTION_PROVIDER if encrypt else None,
-        "kubernetes_ca": str(pki / "ca.crt"),
-    }
+    return {**info, "nodes": names}
 
 
 def stop(state_dir: Path) -> None:
@@ -262,9 +284,11 @@ def stop(state_dir: Path) -> None:
 
 
 @contextmanager
-def temporary(state_dir: Path, encrypt: bool = True, progress=lambda m: None):
-    """A short-lived second control plane (seeded faults), stopped on exit."""
+def temporary(state_dir: Path, encrypt: bool = True, progress=lambda m: None, provider: str = ENCRYPTION_PROVIDER,
+              keys: list[tuple[str, bytes]] | None = None, apiserver_only: bool = False):
+    """A short-lived second control plane (seeded faults, other encryption configs), stopped on exit."""
     try:
-        yield start(Path(state_dir), progress, encrypt=encrypt)
+        yield start(Path(state_dir), progress, encrypt=encrypt, provider=provider, keys=keys,
+                    apiserver_only=apiserver_only)
     finally:
         stop(Path(state_dir))

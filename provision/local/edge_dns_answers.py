@@ -70,13 +70,14 @@ def _in_zone(store: Store, z: Zone, q: str, qtype: int, depth: int):
     cname = [r for r in recs if r["type"] == "CNAME"]
     if cname and qtype != dns.rdatatype.CNAME:
         r = cname[0]
-        chased = _chase(store, z, r["content"], qtype, depth + 1)
+        rcode, chased = _chase(store, z, r["content"], qtype, depth + 1)
         if q == z.name:
             # CNAME flattening at the apex: the target's data under the apex name
             rrs = [rrset(q, _ttl(r), dns.rdatatype.to_text(s.rdtype), [d.to_text() for d in s])
                    for s in chased if s.rdtype == qtype]
             return dns.rcode.NOERROR, rrs, True
-        return dns.rcode.NOERROR, [rrset(q, _ttl(r), "CNAME", [r["content"] + "."])] + chased, True
+        # RFC 6604: the rcode is the last name's (NXDOMAIN when the chain ends at a missing name of the zone)
+        return rcode, [rrset(q, _ttl(r), "CNAME", [r["content"] + "."])] + chased, True
     want = dns.rdatatype.to_text(qtype)
     match = [r for r in recs if r["type"] == want or qtype == dns.rdatatype.ANY]
     if match:
@@ -88,11 +89,13 @@ def _in_zone(store: Store, z: Zone, q: str, qtype: int, depth: int):
     return (dns.rcode.NOERROR if exists else dns.rcode.NXDOMAIN), [], True
 
 
-def _chase(store: Store, z: Zone, target: str, qtype: int, depth: int) -> list:
+def _chase(store: Store, z: Zone, target: str, qtype: int, depth: int) -> tuple[int, list]:
+    """(rcode of the chain's last name, its rrsets) for a CNAME's target."""
     if depth > MAX_CHAIN:
-        return []
+        return dns.rcode.NOERROR, []
     if target == store.lb_host:
-        return [rrset(target, LB_TTL, "A", [store.lb_addr])] if qtype == dns.rdatatype.A else []
+        return dns.rcode.NOERROR, [rrset(target, LB_TTL, "A", [store.lb_addr])] if qtype == dns.rdatatype.A else []
     if target == z.name or target.endswith("." + z.name):
-        return _in_zone(store, z, target, qtype, depth)[1]
-    return []  # outside: an authoritative server does not chase it
+        rcode, rrs, _ = _in_zone(store, z, target, qtype, depth)
+        return rcode, rrs
+    return dns.rcode.NOERROR, []  # outside: an authoritative server does not chase it

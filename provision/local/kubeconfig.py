@@ -11,6 +11,8 @@ import yaml
 from .pki import write_private
 
 ENCRYPTION_PROVIDER = "secretbox"
+# kube-apiserver's local-key providers (KMS needs a plugin) and the key sizes each takes, in bytes
+PROVIDERS = {"secretbox": (32,), "aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "identity": ()}
 CONTEXT = "offline"
 
 
@@ -30,11 +32,22 @@ def write_kubeconfig(path: Path, server: str, pki: Path, who: str) -> None:
     write_private(path, yaml.safe_dump(doc).encode())
 
 
-def write_encryption_config(path: Path) -> None:
-    """Secrets encrypted with a key generated now; identity last, to read old values."""
-    key = base64.b64encode(os.urandom(32)).decode()
+def write_encryption_config(path: Path, provider: str = ENCRYPTION_PROVIDER,
+                            keys: list[tuple[str, bytes]] | None = None) -> str | None:
+    """Secrets encrypted by `provider` with `keys` ((name, key bytes), the first one writes; default: one
+    32-byte key generated now); identity last, to read old values. Provider "identity" alone stores
+    plaintext (a seeded fault). Returns the name of the key that writes (None for identity)."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"encryption provider {provider!r}: expected one of {', '.join(PROVIDERS)}")
+    if provider == "identity":
+        providers = [{"identity": {}}]
+        writer = None
+    else:
+        keys = keys or [("key1", os.urandom(32))]
+        providers = [{provider: {"keys": [{"name": n, "secret": base64.b64encode(k).decode()} for n, k in keys]}},
+                     {"identity": {}}]
+        writer = keys[0][0]
     doc = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
-           "resources": [{"resources": ["secrets"],
-                          "providers": [{ENCRYPTION_PROVIDER: {"keys": [{"name": "key1", "secret": key}]}},
-                                        {"identity": {}}]}]}
+           "resources": [{"resources": ["secrets"], "providers": providers}]}
     write_private(path, yaml.safe_dump(doc).encode())
+    return writer

@@ -125,11 +125,19 @@ OFFLINE_CANNOT = {
 }
 
 
+# kwok plays the kubelet offline: what a pod's status shows there is a stage, not a container.
+KWOK_GAPS = {
+    "kwok-pods": ("kwok runs no container and no probe: offline, a pod's Running/Ready status, restarts and "
+                  "crash loops are set by kwok stages keyed on the image tag, not by a kubelet; image pulls, "
+                  "readiness probes and container start-up are checked live only"),
+}
+
+
 def gaps() -> dict:
     """The named gaps of the stand-ins, declared on the target they belong to."""
     from . import edge, moto_server
 
-    return {**moto_server.GAPS, **edge.GAPS}
+    return {**moto_server.GAPS, **edge.GAPS, **KWOK_GAPS}
 
 
 def target(state: dict) -> Target:

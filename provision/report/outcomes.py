@@ -1,4 +1,4 @@
-"""The outcomes a scenario (and a catalog ID) can have on a target."""
+"""The outcomes a scenario (and a catalog ID) can have on a target, and the strict ID rule."""
 PASSED = "passed"
 FAILED = "failed"
 NOT_VERIFIABLE = "not verifiable on this target"
@@ -10,9 +10,15 @@ SKIPPED = "skipped"  # any other skip: a defect, shown as such
 NOT_VERIFIABLE_PREFIX = "not verifiable on"
 NOT_IMPLEMENTED_PREFIX = "not implemented"
 
-# Worst first: the outcome of an ID (or an outline) is the worst of its parts,
-# except that one pass with no failure makes an ID pass.
+# Worst first: the outcome of an outline is the worst of its examples.
 ORDER = [FAILED, SKIPPED, NOT_IMPLEMENTED, NOT_VERIFIABLE, NOT_RUN, PASSED]
+# A scenario tagged for the run's target with one of these outcomes refuses its IDs.
+REFUSING = (FAILED, SKIPPED, NOT_IMPLEMENTED, NOT_RUN)
+
+# The targets a release is judged on, and the scenario tags that count on each:
+# the rehearsal runs the live scenarios against the offline stack.
+TARGETS = ("offline", "rehearsal", "live")
+TAGS_OF_TARGET = {"offline": ("offline",), "rehearsal": ("live", "rehearsal"), "live": ("live",)}
 
 
 def worst(outcomes) -> str:
@@ -22,11 +28,23 @@ def worst(outcomes) -> str:
     return min(outcomes, key=ORDER.index)
 
 
+def tagged_for(target: str, tags) -> bool:
+    """Whether a scenario with these tags counts on `target` (is tagged for it)."""
+    return any(t in tags for t in TAGS_OF_TARGET.get(target, (target,)))
+
+
 def for_id(outcomes) -> str:
-    """An ID passes when at least one scenario passed and none failed."""
+    """The strict rule, on the outcomes of the scenarios tagged for the target.
+
+    An ID passes only when none of them failed, was skipped, not implemented or
+    not run, and at least one passed; "not verifiable" ones are weaker links and
+    refuse nothing. Otherwise the ID takes the worst refusing outcome, or "not
+    verifiable" when nothing passed and nothing refused.
+    """
     outcomes = list(outcomes)
-    if FAILED in outcomes:
-        return FAILED
+    refusing = [o for o in outcomes if o in REFUSING]
+    if refusing:
+        return worst(refusing)
     if PASSED in outcomes:
         return PASSED
     return worst(outcomes)

@@ -1,15 +1,16 @@
-"""Build the release sign-off report from a run's results and the catalog.
+"""Build a run's sign-off report from its results and the catalog.
 
 Per catalog ID: the scenarios that cite it, each one's outcome on the run's
-target, and the evidence lines, each with its status mark (ok, FAIL, N/V) and
-evidence grade; per scenario the strongest grade of its findings. On top:
-verdict, commit, target, tool versions, times and counts. The verdict is
-"sign-off" only when every ID has at least one passing scenario on the target
-and none failing.
+target, the evidence lines (status mark ok, FAIL, N/V and grade) and the
+strongest grade; per ID the strict rule (outcomes.for_id) on the scenarios
+tagged for the target, the strongest evidence reached, its weaker links and
+the grade a release needs (catalog `release:`). The verdict is "sign-off"
+only when every ID passed and reached its release grade on this target. One
+run's sign-off is not a release sign-off: that combines the offline,
+rehearsal and live runs of one commit (`provision signoff release`).
 """
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from .. import findings as findings_mod
 from . import catalog as cat_mod
 from . import outcomes
 from .results import RESULTS_NAME, load
+from .signoff_html import to_html
+from .signoff_md import to_markdown
 
 SIGNOFF = "sign-off"
 REFUSED = "refused"
@@ -26,6 +29,8 @@ MD_NAME = "signoff.md"
 HTML_NAME = "signoff.html"
 JSON_NAME = "signoff.json"
 MARKS = {findings_mod.PASSED: "ok", findings_mod.FAILED: "FAIL", findings_mod.UNVERIFIABLE: "N/V"}
+WEAK_GRADES = (findings_mod.STATIC, findings_mod.MODEL)  # an ID passed on these alone is marked so
+RELEASE_COMMAND = "provision signoff release"
 
 
 @dataclass
@@ -36,11 +41,16 @@ class ScenarioRow:
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
-    grade: str = ""  # the strongest evidence grade of its findings ('' when none is graded)
+    # The strongest grade of the findings that agree with its outcome (passed ones for a
+    # pass, failed ones for a failure); '' when none is graded.
+    grade: str = ""
+    counted: bool = True  # tagged for the run's target: only these decide its IDs
+    unverifiable: list[str] = field(default_factory=list)  # subjects of its unverifiable findings
 
     def label(self) -> str:
-        """`outcome` or `outcome, evidence: <grade>`."""
-        return f"{self.outcome}, evidence: {self.grade}" if self.grade else self.outcome
+        """`outcome` or `outcome, evidence: <grade>` (and that it does not count on this target)."""
+        text = f"{self.outcome}, evidence: {self.grade}" if self.grade else self.outcome
+        return text if self.counted else f"{text} (not tagged for this target: not counted)"
 
 
 @dataclass
@@ -49,6 +59,52 @@ class IdRow:
     text: str
     outcome: str
     scenarios: list[ScenarioRow]
+    grade: str = ""  # the strongest evidence its passing scenarios reached on this target
+    need: str = ""  # the grade a release needs from this target ('' none)
+    release: dict = field(default_factory=dict)  # target -> grade, every target of the release
+    weaker: list[str] = field(default_factory=list)  # weaker links: what its evidence does not cover as strongly
+    why: list[str] = field(default_factory=list)  # why it did not pass
+    target: str = ""
+
+    @property
+    def meets(self) -> bool | None:
+        """Whether the evidence reached meets this target's release grade (None: no need here)."""
+        if not self.need:
+            return None
+        return bool(self.grade) and rank(self.grade) <= rank(self.need)
+
+    @property
+    def below(self) -> bool:
+        """Passed, but on weaker evidence than a release needs from this target."""
+        return self.outcome == outcomes.PASSED and self.meets is False
+
+    @property
+    def signed(self) -> bool:
+        return self.outcome == outcomes.PASSED and self.meets is not False
+
+    def label(self) -> str:
+        """The outcome, never a plain "passed" for static, model or ungraded evidence or below the release grade."""
+        if self.outcome != outcomes.PASSED:
+            return self.outcome
+        if self.grade in WEAK_GRADES:
+            text = f"passed on {self.grade} evidence only"
+        elif not self.grade:
+            text = "passed without graded evidence"
+        else:
+            text = outcomes.PASSED
+        if self.below:
+            text += f", below the release grade ({self.need} on {self.target})"
+        return text
+
+    def needs_elsewhere(self) -> list[str]:
+        """What the release needs from the other targets' runs: `needs real on live`."""
+        return [f"needs {g} on {t}" for t, g in self.release.items() if t != self.target]
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "text": self.text, "outcome": self.outcome, "label": self.label(),
+                "signed": self.signed, "grade": self.grade, "need": self.need, "meets_need": self.meets,
+                "release": self.release, "weaker_links": self.weaker, "why": self.why,
+                "scenarios": [s.__dict__ for s in self.scenarios]}
 
 
 @dataclass
@@ -59,14 +115,28 @@ class Report:
     rows: list[IdRow]
     counts: dict
     gaps: list[str]
+    groups: dict = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return self.run.get("target") or "offline"
+
+    @property
+    def title(self) -> str:
+        """`Offline run sign-off`: one run's report never calls itself a release sign-off."""
+        return f"{self.target.capitalize()} run sign-off"
 
     def as_dict(self) -> dict:
         return {
+            "kind": "run", "target": self.target, "rule": "strict",
             "run": self.run, "verdict": self.verdict, "reasons": self.reasons, "counts": self.counts,
-            "gaps": self.gaps,
-            "ids": [{"id": r.id, "text": r.text, "outcome": r.outcome,
-                     "scenarios": [s.__dict__ for s in r.scenarios]} for r in self.rows],
+            "gaps": self.gaps, "ids": [r.as_dict() for r in self.rows],
         }
+
+
+def rank(grade: str) -> int:
+    """0 for real ... 3 for model; an unknown or missing grade ranks below model."""
+    return findings_mod.GRADES.index(grade) if grade in findings_mod.GRADES else len(findings_mod.GRADES)
 
 
 def status_of(f: dict) -> str:
@@ -90,154 +160,140 @@ def strongest(grades) -> str:
     return min(given, key=findings_mod.GRADES.index) if given else ""
 
 
-def _scenario_rows(tests: list[dict], scenarios: list[cat_mod.Scenario]) -> dict[tuple[str, str], ScenarioRow]:
+def deciding_unverifiable(test: dict) -> dict | None:
+    """The unverifiable Finding that stopped a failed test, if one did.
+
+    The deciding Finding is the last one that did not pass; a test stopped by
+    an unverifiable one could not see what it checks: not verifiable, not failed.
+    """
+    if test.get("outcome") != outcomes.FAILED:
+        return None
+    bad = [f for f in test.get("findings", []) if status_of(f) != findings_mod.PASSED]
+    if bad and status_of(bad[-1]) == findings_mod.UNVERIFIABLE:
+        return bad[-1]
+    return None
+
+
+def unverifiable_reason(f: dict, target: str) -> str:
+    actual = f" ({f['actual']})" if f.get("actual") else ""
+    return f"{outcomes.NOT_VERIFIABLE_PREFIX} the {target} target: {f['subject']}{actual}"
+
+
+def _test_outcome(test: dict, target: str) -> tuple[str, str]:
+    f = deciding_unverifiable(test)
+    if f is not None:
+        return outcomes.NOT_VERIFIABLE, unverifiable_reason(f, target)
+    return test["outcome"], test.get("reason") or ""
+
+
+def _scenario_row(sc: cat_mod.Scenario, runs: list[dict], target: str) -> ScenarioRow:
     """One row per feature scenario; an outline's examples fold into the worst outcome."""
-    by_key: dict[tuple[str, str], list[dict]] = {}
-    for t in tests:
-        if t.get("feature") and t.get("scenario"):
-            by_key.setdefault((t["feature"], t["scenario"]), []).append(t)
-    rows = {}
-    for sc in scenarios:
-        key = (sc.feature, sc.name)
-        runs = by_key.get(key, [])
-        row = ScenarioRow(sc.feature, sc.name, outcomes.worst(r["outcome"] for r in runs) if runs else outcomes.NOT_RUN)
-        if not runs:
-            row.reasons.append("not selected in this run (" + ", ".join("@" + t for t in sc.targets) + ")")
-        for r in runs:
-            if r["reason"] and r["reason"] not in row.reasons:
-                row.reasons.append(r["reason"])
-            for f in r["findings"]:
-                line = finding_line(f)
-                if line not in row.evidence:
-                    row.evidence.append(line)
-                for e in f.get("evidence", []):
-                    if e not in row.evidence:
-                        row.evidence.append("  " + e)
-                for g in f.get("gaps", []):
-                    if g not in row.gaps:
-                        row.gaps.append(g)
-        row.grade = strongest(f.get("grade", "") for r in runs for f in r["findings"])
-        rows[key] = row
-    return rows
+    judged = [_test_outcome(r, target) for r in runs]
+    counted = outcomes.tagged_for(target, sc.tags)
+    row = ScenarioRow(sc.feature, sc.name, outcomes.worst(o for o, _ in judged) if runs else outcomes.NOT_RUN,
+                      counted=counted)
+    if not counted:
+        row.reasons.append(f"tagged {', '.join('@' + t for t in sc.targets)}, not for the {target} target: "
+                           "reported, not counted")
+    elif not runs:
+        row.reasons.append("not selected in this run (" + ", ".join("@" + t for t in sc.targets) + ")")
+    for _, reason in judged:
+        if reason and reason not in row.reasons:
+            row.reasons.append(reason)
+    for r in runs:
+        for f in r["findings"]:
+            line = finding_line(f)
+            if line not in row.evidence:
+                row.evidence.append(line)
+            for e in f.get("evidence", []):
+                if e not in row.evidence:
+                    row.evidence.append("  " + e)
+            for g in f.get("gaps", []):
+                if g not in row.gaps:
+                    row.gaps.append(g)
+            if status_of(f) == findings_mod.UNVERIFIABLE and f["subject"] not in row.unverifiable:
+                row.unverifiable.append(f["subject"])
+    agree = {outcomes.PASSED: findings_mod.PASSED, outcomes.FAILED: findings_mod.FAILED}.get(row.outcome)
+    row.grade = strongest(f.get("grade", "") for r in runs for f in r["findings"] if status_of(f) == agree)
+    return row
+
+
+def _said(where: str, outcome: str, reasons: list[str]) -> str:
+    """`'name' (feature) outcome: first reason`, without saying the outcome twice."""
+    if not reasons:
+        return f"{where} {outcome}"
+    return f"{where} {reasons[0]}" if reasons[0].startswith(outcome) else f"{where} {outcome}: {reasons[0]}"
+
+
+def judge(id_: str, text: str, mine: list[ScenarioRow], target: str, release: dict) -> IdRow:
+    """The strict rule on one ID: its outcome, strongest evidence, weaker links and why it did not pass."""
+    counted = [s for s in mine if s.counted]
+    row = IdRow(id_, text, outcomes.for_id(s.outcome for s in counted), mine, target=target,
+                release=dict(release), need=release.get(target, ""))
+    if not counted:
+        others = [s.outcome for s in mine]
+        row.outcome = outcomes.NOT_VERIFIABLE if outcomes.NOT_VERIFIABLE in others else outcomes.NOT_RUN
+        row.why.append(f"no scenario of {id_} is tagged for the {target} target")
+    passed = [s for s in counted if s.outcome == outcomes.PASSED]
+    row.grade = strongest(s.grade for s in passed)
+    for s in counted:
+        where = f"'{s.name}' ({s.feature})"
+        if s.outcome in outcomes.REFUSING:
+            row.why.append(_said(where, s.outcome, s.reasons))
+        elif s.outcome == outcomes.NOT_VERIFIABLE:
+            row.weaker.append(_said(where, "not verifiable", s.reasons))
+        elif s.outcome == outcomes.PASSED and rank(s.grade) > rank(row.grade):
+            row.weaker.append(f"{where} passed on {s.grade or 'no graded'} evidence")
+        if s.outcome == outcomes.PASSED:
+            row.weaker += [f"{where} unverifiable finding: {u}" for u in s.unverifiable]
+    if counted and not passed and not row.why:
+        row.why.append(f"no scenario of {id_} passed on the {target} target")
+    if row.below:
+        row.why.append(f"passed on {row.grade or 'no graded'} evidence; the release needs {row.need} "
+                       f"on the {target} target")
+    return row
 
 
 def build(results: dict, catalog: dict[str, str] | None = None,
-          scenarios: list[cat_mod.Scenario] | None = None) -> Report:
+          scenarios: list[cat_mod.Scenario] | None = None, release: dict | None = None) -> Report:
+    """The report of one run. Without an explicit catalog the real one is read with its release
+    grades; with one, `release` gives the grades ({} when left out)."""
+    if release is None:
+        release = cat_mod.release() if catalog is None else {}
+    groups = cat_mod.groups()
     catalog = cat_mod.catalog() if catalog is None else catalog
     scenarios = cat_mod.scenarios() if scenarios is None else scenarios
-    srows = _scenario_rows(results.get("tests", []), scenarios)
-    rows = []
-    for id_, text in catalog.items():
-        mine = [srows[(s.feature, s.name)] for s in scenarios if id_ in s.ids]
-        rows.append(IdRow(id_, text, outcomes.for_id(s.outcome for s in mine), mine))
-    counts = Counter(r.outcome for r in rows)
-    test_counts = Counter(t["outcome"] for t in results.get("tests", []))
-    reasons = []
-    not_passed = [r.id for r in rows if r.outcome != outcomes.PASSED]
-    for outcome in outcomes.ORDER:
-        ids = [r.id for r in rows if r.outcome == outcome and outcome != outcomes.PASSED]
-        if ids:
-            reasons.append(f"{len(ids)} ID(s) {outcome}: {', '.join(ids)}")
+    target = results.get("run", {}).get("target") or "offline"
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for t in results.get("tests", []):
+        if t.get("feature") and t.get("scenario"):
+            by_key.setdefault((t["feature"], t["scenario"]), []).append(t)
+    srows = {(s.feature, s.name): _scenario_row(s, by_key.get((s.feature, s.name), []), target) for s in scenarios}
+    rows = [judge(id_, text, [srows[(s.feature, s.name)] for s in scenarios if id_ in s.ids], target,
+                  release.get(id_, {}))
+            for id_, text in catalog.items()]
+    reasons = [f"{r.id} {r.label()}: " + "; ".join(r.why) for r in rows if not r.signed]
     if not rows:
         reasons.append("the catalog is empty")
-    gaps = sorted({g for r in rows for s in r.scenarios for g in s.gaps})
+    passed = [r for r in rows if r.outcome == outcomes.PASSED]
+    counts = {
+        "ids": dict(Counter(r.outcome for r in rows)),
+        "tests": dict(Counter(t["outcome"] for t in results.get("tests", []))),
+        "total_ids": len(rows),
+        "signed_ids": sum(r.signed for r in rows),
+        "passed_by_grade": dict(Counter(r.grade or "none" for r in passed)),
+        "below_release_grade": [r.id for r in rows if r.below],
+        "with_weaker_links": [r.id for r in passed if r.weaker],
+    }
     return Report(
         run=results.get("run", {}),
-        verdict=SIGNOFF if rows and not not_passed else REFUSED,
+        verdict=SIGNOFF if rows and all(r.signed for r in rows) else REFUSED,
         reasons=reasons,
         rows=rows,
-        counts={"ids": dict(counts), "tests": dict(test_counts), "total_ids": len(rows)},
-        gaps=gaps,
+        counts=counts,
+        gaps=sorted({g for r in rows for s in r.scenarios for g in s.gaps}),
+        groups=groups,
     )
-
-
-def _tools_line(run: dict) -> str:
-    """The versions that matter most, on one line at the top (all of them at the end)."""
-    tools = run.get("tools", {})
-    keys = ("python", "pytest", "pytest-bdd", "moto", "boto3", "pinned kubernetes", "pinned etcd", "pinned kwok")
-    return ", ".join(f"{k.removeprefix('pinned ')} {tools[k]}" for k in keys if k in tools) or "unknown"
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(rep: Report) -> str:
-    run = rep.run
-    out = [f"# Release sign-off: **{rep.verdict.upper()}**", ""]
-    out += [f"- target: `{run.get('target', '?')}`", f"- commit: `{run.get('commit', '?')}`",
-            f"- run: `{run.get('id', '?')}`",
-            f"- started: {run.get('started', '?')}, finished: {run.get('finished', '?')}",
-            "- IDs: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))
-            + f" (of {rep.counts['total_ids']})",
-            "- tests: " + ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items())),
-            "- tools: " + _tools_line(run), ""]
-    if rep.reasons:
-        title = "## Why not signed off" if rep.verdict == REFUSED else "## Notes"
-        out += [title, ""] + [f"- {r}" for r in rep.reasons] + [""]
-    if rep.gaps:
-        out += ["## Gaps of this target (checked statically or live instead)", ""] + [f"- {g}" for g in rep.gaps] + [""]
-    out += ["## Requirements and properties", "", "| ID | outcome | text | scenarios |", "|---|---|---|---|"]
-    for r in rep.rows:
-        sc = "<br>".join(f"{_md_cell(s.name)} ({s.feature}): {s.label()}" for s in r.scenarios)
-        out.append(f"| {r.id} | {r.outcome} | {_md_cell(r.text)} | {sc} |")
-    out += ["", "## Evidence", ""]
-    for r in rep.rows:
-        out.append(f"### {r.id}: {r.outcome}")
-        for s in r.scenarios:
-            out.append(f"- **{s.name}** ({s.feature}): {s.label()}")
-            for reason in s.reasons:
-                out.append(f"  - reason: {_md_cell(reason)}")
-            for e in s.evidence:
-                out.append(f"  - `{e.strip()}`")
-            for g in s.gaps:
-                out.append(f"  - gap: {g}")
-        out.append("")
-    out += ["## Tool versions", ""] + [f"- {k}: {v}" for k, v in run.get("tools", {}).items()]
-    return "\n".join(out) + "\n"
-
-
-_CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
-.passed{background:#e6f6e6}.failed{background:#fbe3e3}.skipped{background:#fbe3e3}
-.not-implemented{background:#fff4d6}.not-verifiable-on-this-target{background:#eef}.not-run{background:#eee}
-.verdict{font-size:1.6em;font-weight:bold}.sign-off{color:#186a18}.refused{color:#a01818}
-code,pre{font-size:12px}details{margin:2px 0}"""
-
-
-def to_html(rep: Report) -> str:
-    e = html.escape
-    run = rep.run
-    cls = lambda o: o.replace(" ", "-")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Sign-off {e(run.get('id', ''))}</title>",
-             f"<style>{_CSS}</style></head><body>",
-             f"<p class='verdict {rep.verdict}'>Release sign-off: {e(rep.verdict.upper())}</p><ul>"]
-    for k in ("target", "commit", "id", "started", "finished"):
-        parts.append(f"<li>{k}: <code>{e(str(run.get(k, '?')))}</code></li>")
-    parts.append("<li>IDs: " + e(", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))) + "</li>")
-    parts.append("<li>tests: " + e(", ".join(f"{v} {k}" for k, v in sorted(rep.counts["tests"].items()))) + "</li>")
-    parts.append(f"<li>tools: {e(_tools_line(run))}</li></ul>")
-    if rep.reasons:
-        parts.append("<h2>Why not signed off</h2><ul>" + "".join(f"<li>{e(r)}</li>" for r in rep.reasons) + "</ul>")
-    if rep.gaps:
-        parts.append("<h2>Gaps of this target</h2><ul>" + "".join(f"<li>{e(g)}</li>" for g in rep.gaps) + "</ul>")
-    parts.append("<h2>Requirements and properties</h2><table><tr><th>ID</th><th>outcome</th><th>text</th>"
-                 "<th>scenarios and evidence</th></tr>")
-    for r in rep.rows:
-        cells = []
-        for s in r.scenarios:
-            body = "".join(f"<div>reason: {e(x)}</div>" for x in s.reasons)
-            if s.evidence:
-                body += "<pre>" + e("\n".join(s.evidence)) + "</pre>"
-            body += "".join(f"<div>gap: {e(g)}</div>" for g in s.gaps)
-            cells.append(f"<details class='{cls(s.outcome)}'><summary>{e(s.name)} ({e(s.feature)}): "
-                         f"{e(s.label())}</summary>{body}</details>")
-        parts.append(f"<tr class='{cls(r.outcome)}'><td>{e(r.id)}</td><td>{e(r.outcome)}</td><td>{e(r.text)}</td>"
-                     f"<td>{''.join(cells)}</td></tr>")
-    tools = "".join(f"<li>{e(k)}: {e(str(v))}</li>" for k, v in run.get("tools", {}).items())
-    parts.append(f"</table><h2>Tool versions</h2><ul>{tools}</ul></body></html>")
-    return "".join(parts)
 
 
 def write(run_dir: Path) -> Report:
@@ -248,3 +304,6 @@ def write(run_dir: Path) -> Report:
     (run_dir / HTML_NAME).write_text(to_html(rep))
     (run_dir / JSON_NAME).write_text(json.dumps(rep.as_dict(), indent=1))
     return rep
+
+
+__all__ = ["Report", "IdRow", "ScenarioRow", "build", "write", "to_markdown", "to_html", "strongest", "rank"]

@@ -29,6 +29,6 @@ def cfn_lint(paths: list[Path]) -> Finding:
         subject,
         "no errors or warnings",
         f"exit {proc.returncode}, {len(problems)} findings",
-        evidence=problems[:20] or [proc.stderr.strip()[-500:]],
+        evidence=[f"FAIL {p}" for p in problems[:20]] or [f"FAIL {proc.stderr.strip()[-500:]}"],
         grade="static",
     )
