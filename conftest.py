@@ -4,6 +4,7 @@ The target is a set of endpoints; steps and probes never ask its name.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,10 +17,10 @@ from provision import config
 from provision.local import stack
 
 
-def _stack_dir() -> Path:
-    """An already running stack (`provision local up`), else this run's own."""
+def _stack_dir(mode: str) -> Path:
+    """An already running stack of this mode (`provision local up`), else this run's own."""
     given = os.environ.get(stack.STACK_DIR_ENV)
-    if given and stack.is_running(Path(given)):
+    if given and stack.is_running(Path(given)) and stack.mode_of(Path(given)) == mode:
         return Path(given)
     return stack.run_stack_dir(Path(os.environ[RUN_DIR_ENV]))
 
@@ -31,14 +32,17 @@ def _progress(message: str) -> None:
 @pytest.fixture(scope="session")
 def target(pytestconfig, request):
     kubeconfig = pytestconfig.getoption("kubeconfig")
-    if pytestconfig.getoption("target") == "live":
+    kind = pytestconfig.getoption("target")
+    if kind == "live":
         t = config.live_target()
     else:
-        d = _stack_dir()
+        mode = "rehearsal" if kind == "rehearsal" else "offline"
+        d = _stack_dir(mode)
         # Another cluster backend replaces the local control plane.
         use_kind = pytestconfig.getoption("cluster") == "kind"
         skip = {"controlplane"} if (use_kind or kubeconfig) else set()
-        state = stack.up(d, progress=_progress, components=[c for c in stack.available() if c not in skip])
+        state = stack.up(d, progress=_progress, components=[c for c in stack.available() if c not in skip],
+                         mode=mode)
         t = stack.target(state)
         if use_kind and not kubeconfig:
             from provision.local import kind
@@ -53,7 +57,25 @@ def target(pytestconfig, request):
     if kubeconfig:
         t = t.with_(kubeconfig=kubeconfig)
     os.environ.update(t.env())
+    if kind == "rehearsal":
+        t = _prepare_rehearsal(t)
     return t
+
+
+def _prepare_rehearsal(t):
+    """The operator's steps and the deploy job, before any nightly scenario (harness/rehearsal.py);
+    the scenarios then run with the nightly job's rights only."""
+    from harness import rehearsal
+
+    found = rehearsal.prepare(t, _progress)
+    for f in found:
+        _progress(f.line())
+    out = Path(os.environ[RUN_DIR_ENV]) / "rehearsal-setup.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps([f.as_dict() for f in found], indent=1))
+    token = os.environ.get("CLOUDFLARE_API_TOKEN")
+    return t.with_(kubeconfig=os.environ.get("KUBECONFIG") or t.kubeconfig,
+                   cloudflare_token=config.Secret(token) if token else t.cloudflare_token)
 
 
 @pytest.fixture

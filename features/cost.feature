@@ -37,3 +37,10 @@ Feature: The development cluster costs at most $300 a month, and cost is tracked
     Given the dev environment
     When the month-to-date cost is read from Cost Explorer
     Then the cost report shows actual and forecast spend against the budget
+
+  # The budget counts only the environment's cost allocation tag (<project>:environment), the tag every
+  # stack carries; without the filter it compares the whole account with one environment's amount.
+  @R2.5 @offline @cost @static
+  Scenario: A seeded budget without the environment's tag filter is caught
+    Given the budget template with the seeded fault "budget-whole-account"
+    Then the static check "budget" fails naming "the whole account"

@@ -55,3 +55,10 @@ Feature: Cloudflare DNS points every domain at the AWS load balancer, served ove
       | expired        | expired    |
       | wrong-hostname | hostname   |
       | untrusted-ca   | verify     |
+
+  @R4.3 @R4.4 @offline
+  Scenario: The rehearsal's zone starts as the Azure era left it; dns sync with the deploy token migrates it
+    Given the Cloudflare edge as strict as Cloudflare, its zone as the Azure era left it
+    Then the resolution, decommission and settings checks are red before dns sync
+    And dns sync with the deploy token migrates the zone, and every check passes with the read-only verify token
+    And the verify token cannot write to the zone, and the request log shows no write of it

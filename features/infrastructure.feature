@@ -124,3 +124,29 @@ Feature: The AWS infrastructure is CloudFormation, applied idempotently from the
   Scenario: The eks template grants cluster access through IAM access entries only
     Given the dev environment
     Then the eks template authenticates with IAM access entries and has no open public endpoint
+
+  # Static: settings api_access, the eks template and the workflows' runs-on agree (docs/infrastructure.md).
+  @R8.5 @offline @live @static
+  Scenario: The jobs that call the cluster run where its API endpoint answers them
+    Given the dev environment
+    Then the static check "API endpoint reachable" passes
+
+  @R8.5 @offline @static
+  Scenario Outline: A documentation range or a GitHub-hosted runner turns the endpoint check red
+    Given the CloudFormation templates with the seeded fault "<fault>"
+    Then the static check "API endpoint reachable" fails naming "<evidence>"
+
+    Examples:
+      | fault                          | evidence                                    |
+      | documentation-cidr             | 203.0.113.0/24 is the documentation range   |
+      | hosted-runner-private-endpoint | GitHub-hosted runner ubuntu-24.04           |
+
+  @R6.2 @R8.4 @offline @live @static
+  Scenario: Every role an EKS add-on names exists before the add-on
+    Given the dev environment
+    Then the static check "add-on roles ordered" passes
+
+  @R6.2 @R8.4 @offline @static
+  Scenario: An add-on naming a role of a later stack turns the order check red
+    Given the CloudFormation templates with the seeded fault "addon-role-from-later-stack"
+    Then the static check "add-on roles ordered" fails naming "created only by the later stack irsa"

@@ -63,3 +63,20 @@ Feature: Portable Kubernetes manifests: kustomize base plus dev and prod overlay
     Given the repository's tracked files
     And a seeded tracked file holding a Secret "app-secrets" with stringData
     Then the secret scan fails naming "app-secrets"
+
+  # Nothing on EKS installs an ingress controller: the cluster overlay must, pinned to settings' versions.
+  @R6.1 @R4.5 @offline @live @static
+  Scenario: The IngressClass that main-ingress names is installed with its controller by the cluster overlay
+    Given the dev overlay rendered with kustomize
+    Then the cluster overlay installs the controller of every Ingress's class, pinned to settings' versions
+
+  @R6.1 @R4.5 @offline @static
+  Scenario Outline: A cluster overlay without the ingress controller turns the ingress class check red
+    Given the dev overlay rendered with kustomize
+    And the dev cluster overlay with the seeded fault "<fault>"
+    Then the ingress class check fails naming "<evidence>"
+
+    Examples:
+      | fault                 | evidence                     |
+      | no-ingress-controller | has no controller Deployment |
+      | no-ingress-class      | names IngressClass nginx     |

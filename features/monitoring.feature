@@ -64,3 +64,48 @@ Feature: Monitoring: metrics, logs and alarms for the cluster and the app
   Scenario: A seeded dashboard without the app's log widget is caught
     Given the monitoring templates with the seeded fault "dashboard-no-app-logs"
     Then the static check "dashboard links" fails naming "no log widget"
+
+  # EKS and the Container Insights add-on create their log groups themselves when they are absent: a
+  # stack creating the same group after them fails with "already exists". The monitoring stack is
+  # applied before eks (provision/aws/cfn/load.py STACKS), so the services reuse its groups.
+  @R7.4 @offline @live @static
+  Scenario: Log groups that EKS and Container Insights would create are created before them
+    Given the dev environment
+    Then every log group a service creates itself is created by a stack applied before that service
+
+  @R7.4 @offline @static
+  Scenario: A seeded stack that creates a service's log group after the service is caught
+    Given the monitoring templates with the seeded fault "service-log-group-after-cluster"
+    Then the static check "service log groups first" fails naming "stack budget (LateApplicationLogGroup)"
+
+  # Source of what Container Insights publishes: provision/aws/container-insights-metrics.yaml.
+  @R7.1 @R7.3 @offline @live @static
+  Scenario: Every alarm watches a metric Container Insights publishes, with dimensions it publishes
+    Given the dev environment
+    Then every alarm of the monitoring template reads a metric and dimension set Container Insights publishes
+
+  @R7.3 @offline @static
+  Scenario Outline: A seeded alarm on a series Container Insights never publishes is caught
+    Given the monitoring templates with the seeded fault "<fault>"
+    Then the static check "alarm metrics" fails naming "<evidence>"
+
+    Examples:
+      | fault                                 | evidence                                    |
+      | restarts-alarm-unpublished-dimensions | not published with {ClusterName, Namespace} |
+      | cpu-alarm-unpublished-dimensions      | node_cpu_utilization is not published with  |
+
+  @R7.3 @offline @static
+  Scenario: The alert topic notifies the team's address of settings.yaml
+    Given the dev environment
+    Then the alert topic of the monitoring template has an e-mail subscription to the team's address
+
+  @R7.3 @offline @static
+  Scenario: A seeded alert topic without a subscriber is caught
+    Given the monitoring templates with the seeded fault "no-alert-subscriber"
+    Then the static check "alert subscription" fails naming "no subscriber"
+
+  # PendingConfirmation is not confirmed: SNS delivers nothing until the recipient confirms.
+  @R7.3 @live
+  Scenario: The alert topic has a confirmed subscriber
+    Given the dev environment
+    Then the alert topic has a confirmed subscription of the team's address

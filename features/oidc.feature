@@ -3,13 +3,21 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
   the repository and the sts.amazonaws.com audience. Every run gets its own
   short-lived STS credentials.
 
+  # Each job's token carries the claims GitHub sends that job (the verification job runs in a GitHub
+  # environment): it gets its own role and never the other. Live, only the running job's row can run.
   @R3.1 @R3.5 @R1.1 @P1 @offline @live @security
-  Scenario: A run on main exchanges its OIDC token for temporary STS credentials
+  Scenario Outline: A workflow job exchanges its OIDC token for temporary STS credentials of its own role only
     Given the OIDC issuer of the target
-    And the deploy role of the dev environment
-    When a workflow run on "refs/heads/main" of the repository asks for credentials
+    And the <role> role of the dev environment
+    When the job "<job>" of "<workflow>" asks for credentials
     Then STS returns temporary credentials
     And the credentials expire within 3600 seconds
+    And the job's token is refused by the <other> role of the dev environment
+
+    Examples:
+      | role   | job    | workflow           | other  |
+      | deploy | deploy | deploy-aws-eks.yml | verify |
+      | verify | verify | verify-live.yml    | deploy |
 
   @R3.1 @P1 @offline @security
   Scenario Outline: A run the trust policy does not allow gets no credentials
@@ -39,8 +47,8 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
   @R3.4 @offline @live @security
   Scenario: Each run gets fresh credentials
     Given the OIDC issuer of the target
-    And the deploy role of the dev environment
-    When two workflow runs on "refs/heads/main" of the repository ask for credentials
+    And the verify role of the dev environment
+    When two runs of the job "verify" of "verify-live.yml" ask for credentials
     Then the two runs hold different access key ids
 
   @R3.4 @offline @live @security
@@ -63,3 +71,27 @@ Feature: CI authenticates to AWS through GitHub OIDC, never with stored keys
       | wildcard-admin-policy | Action * on *     |
       | open-trust-subject    | repo:*            |
       | missing-audience      | aud               |
+      | roles-share-subject   | verify-live.yml/verify can assume DeployRole |
+
+  # GitHub sends the repository's real owner/name case and IAM compares the sub case-sensitively; the
+  # account may already have GitHub's OIDC provider (then the iam stack must not create another).
+  @R3.1 @offline @live @static @security
+  Scenario: The trust subjects and the OIDC provider follow settings.yaml exactly
+    Then the trust subjects name the repository of settings in its exact case
+    And the account's GitHub OIDC provider is created once or taken as it exists
+
+  @R3.1 @offline @static @security
+  Scenario Outline: A seeded GitHub setting that would break the first exchange is caught
+    Given the github settings with the seeded fault "<fault>"
+    Then the github settings check fails naming "<evidence>"
+
+    Examples:
+      | fault                  | evidence                    |
+      | subject-case-differs   | case differs                |
+      | verify-subject-is-main | environment:live-verify     |
+      | provider-other-account | expected `create` or        |
+
+  @R3.1 @live @security
+  Scenario: The account's GitHub OIDC provider is as settings.yaml says
+    Given the dev environment
+    Then the account's GitHub OIDC provider is as github.oidc_provider says

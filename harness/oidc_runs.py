@@ -46,6 +46,26 @@ def workflow_token(iss: Issuer, ref: str = "refs/heads/main", **claims) -> str:
     return r.json()["value"]
 
 
+NOT_THIS_JOB = "the token of {workflow}/{job} exists only in that job's own run (this run is {running})"
+
+
+def job_token(iss: Issuer, workflow: str, job_id: str, ref: str = "refs/heads/main",
+              environ: dict | None = None) -> str:
+    """The token GitHub gives job `job_id` of `workflow` on `ref`: offline minted with the claims GitHub
+    would send that job (its GitHub environment's subject when it names one); live only in that very job."""
+    from provision.aws.workflow_trust import job_claims
+
+    if iss.local is None:
+        env = os.environ if environ is None else environ
+        running = f"{env.get('GITHUB_WORKFLOW_REF', '?')}/{env.get('GITHUB_JOB', '?')}"
+        if env.get("GITHUB_JOB") != job_id or f"/{workflow}@" not in env.get("GITHUB_WORKFLOW_REF", ""):
+            raise errors.TargetUnavailable(NOT_THIS_JOB.format(workflow=workflow, job=job_id, running=running))
+        return workflow_token(iss, ref)
+    # A job of a GitHub environment: GitHub's sub is the environment's whatever the ref.
+    in_environment = next((c for c in job_claims(workflow, job_id) if c.get("environment")), {})
+    return workflow_token(iss, ref, **in_environment)
+
+
 def judge_run(ex: Exchange, allowed: bool, max_seconds: int) -> Finding:
     """One generated run of property P1: allowed runs get short-lived credentials, others nothing."""
     if allowed:

@@ -27,6 +27,7 @@ TARGET_REASONS = {
     # why a scenario of the other target cannot be verified on this one
     "offline": "live-only scenario: needs the real AWS account, EKS cluster, Cloudflare or public DNS",
     "live": "offline-only scenario: seeded faults and emulator-backed checks never run against the real account",
+    "rehearsal": "offline-only scenario: the rehearsal runs the live scenarios, with each job's production rights",
 }
 _recorder_key = pytest.StashKey["results.Recorder"]()
 collectors_key = pytest.StashKey[list]()
@@ -34,8 +35,9 @@ collectors_key = pytest.StashKey[list]()
 
 def pytest_addoption(parser):
     g = parser.getgroup("cloudtolocalllm", "CloudToLocalLLM harness")
-    g.addoption("--target", choices=("offline", "live"), default="offline",
-                help="which target the suite runs against (default: offline)")
+    g.addoption("--target", choices=outcomes.TARGETS, default="offline",
+                help="which target the suite runs against (default: offline; rehearsal: the live scenarios "
+                     "against the offline stack made as strict as production)")
     g.addoption("--cluster", choices=("local", "kind"), default="local",
                 help="offline cluster backend: the local control plane (default) or kind (needs Docker)")
     g.addoption("--kubeconfig", default=None, help="use this existing cluster instead of starting one")
@@ -77,10 +79,9 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     target = config.getoption("target")
-    other = "live" if target == "offline" else "offline"
     for item in items:
         names = {m.name for m in item.iter_markers()}
-        if other in names and target not in names:
+        if names & set(outcomes.TARGET_TAGS) and not outcomes.tagged_for(target, names):
             item.add_marker(pytest.mark.skip(
                 reason=f"{outcomes.NOT_VERIFIABLE_PREFIX} the {target} target: {TARGET_REASONS[target]}"))
 

@@ -7,6 +7,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.faults import aws as aws_faults
 from harness.faults import manifests as manifest_faults
+from provision.aws import gaps as aws_gaps
 from provision.aws import stacks
 from provision.cli import progress
 from provision.config import Environment
@@ -20,7 +21,7 @@ def aws_env(target):
     """name -> the environment as a test sees it: its own copy (a suffix) on a shared
     emulated AWS endpoint, the real one elsewhere (parallel-safe)."""
     def named(name: str) -> Environment:
-        shared = target.grade("aws") == "emulated"
+        shared = aws_gaps.shared_emulator(target)
         return Environment.named(name, uuid.uuid4().hex[:8] if shared else None)
     return named
 

@@ -1,4 +1,6 @@
 """Steps of features/dns_tls.feature."""
+import json
+
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import given as hgiven
@@ -7,10 +9,12 @@ from pytest_bdd import given, parsers, scenarios, then
 
 from harness import dns_zones, recursive
 from harness.faults import dns as faults
-from provision import config
+from provision import config, errors
+from provision.config import Secret
 from provision.dns import probes, sync
 from provision.dns.cloudflare import Cloudflare
 from provision.findings import failed, passed
+from provision.local import edge
 
 scenarios("dns_tls.feature")
 
@@ -156,3 +160,60 @@ def tls_fault_endpoint(target, domain, fault):
 @then(parsers.parse('the certificate check fails naming "{evidence}"'))
 def tls_red(endpoint, evidence, check, record):
     check(probes.caught(record(probes.check_tls(endpoint)), evidence))
+
+
+# ---------------------------------------------------------------- the rehearsal's edge (strict), started here
+
+
+@given("the Cloudflare edge as strict as Cloudflare, its zone as the Azure era left it", target_fixture="strict")
+def strict_edge(target, tmp_path, request):
+    _seeded_faults(target)  # it starts an edge of its own: an offline-target scenario
+    info = edge.start(tmp_path / "edge", progress=lambda m: None, strict=True)
+    request.addfinalizer(lambda: edge.stop(tmp_path / "edge"))
+    jobs = info["cloudflare_tokens"]
+
+    def as_job(job):
+        # the load balancer hostname is what the rehearsal's controller sets on the Ingress (not run here)
+        return target.with_(dns_server=tuple(info["dns_server"]), cloudflare_api=info["cloudflare_api"],
+                            cloudflare_token=Secret(jobs[job]), cloudflare_zone=info["cloudflare_zone"],
+                            ca_bundle=info["ca_bundle"], https_port=info["https_port"],
+                            load_balancer_hostname=info["answers_load_balancer"], local={"edge": info})
+    return {"deploy": as_job("deploy"), "verify": as_job("verify"), "info": info}
+
+
+def _zone_checks(t) -> list:
+    return [probes.check_resolution(t, queries=2), probes.check_no_azure(t), probes.check_cloudflare_settings(t)]
+
+
+@then("the resolution, decommission and settings checks are red before dns sync")
+def strict_red_before(strict, check, record):
+    old_ip = config.settings()["edge"]["old_azure_ip"]
+    for f, naming in zip(_zone_checks(strict["verify"]), (old_ip, "cloudapp.azure.com", "ssl"), strict=True):
+        check(probes.caught(record(f), naming))
+
+
+@then("dns sync with the deploy token migrates the zone, and every check passes with the read-only verify token")
+def strict_sync(strict, check):
+    lines = sync.sync(strict["deploy"], "dev")
+    again = sync.sync(strict["deploy"], "dev")[-1]
+    check(passed("dns sync with the deploy token, then again", "changes, then no changes", f"{lines[-1]}; {again}")
+          if again.startswith("no changes") else failed("dns sync twice", "no changes", again, lines))
+    for f in _zone_checks(strict["verify"]) + [probes.check_tls(strict["verify"])]:
+        check(f)
+
+
+@then("the verify token cannot write to the zone, and the request log shows no write of it")
+def strict_verify_read_only(strict, check):
+    info = strict["info"]
+    subject = "the verify token is refused a write (403, 10000)"
+    try:
+        Cloudflare.of(strict["verify"]).set_setting(info["cloudflare_zone"], "ssl", "flexible")
+        check(failed(subject, "403 Authentication error", "the write was accepted"))
+    except errors.TargetUnavailable as exc:
+        check(passed(subject, "403 Authentication error", str(exc)) if "Authentication error" in str(exc)
+              else failed(subject, "403 Authentication error", str(exc)))
+    log = [json.loads(x) for x in open(info["cloudflare_request_log"]).read().splitlines()]
+    writes = [f"FAIL {x['method']} {x['path']} {x['status']}" for x in log
+              if x["token"] == "verify" and x["write"] and x["status"] < 400]
+    check(failed("writes of the verify token", "none", f"{len(writes)} accepted", writes) if writes
+          else passed("writes of the verify token", "none", f"none accepted of {len(log)} logged calls"))

@@ -47,6 +47,11 @@ def lint(env, check):
     check(cfn_lint([load.path(s, env.template_dir) for s in load.stacks(env.template_dir)]))
 
 
+@then(parsers.parse('the static check "{name}" passes'))
+def static_check_passes(env, check, name):
+    check(faults.static_check(name, env))
+
+
 @then(parsers.parse('the template check fails naming "{evidence}"'))
 def template_check_fails(target, env, record, check, evidence):
     check(caught(record(template_checks.template_check(env, target)), evidence, case_sensitive=True))

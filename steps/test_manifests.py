@@ -90,3 +90,22 @@ def scan_fails(repo, evidence, check, record):
 def secret_refs(check):
     for env in config.environments():
         check(checks.check_secret_refs(render.render(env)))
+
+
+@given(parsers.parse('the {env} cluster overlay with the seeded fault "{fault}"'), target_fixture="cluster")
+def seeded_cluster(env, fault, tmp_path):
+    from harness.faults import manifests as manifest_faults
+
+    return render.render_dir(manifest_faults.seed_cluster_fault(fault, env, tmp_path))
+
+
+@then("the cluster overlay installs the controller of every Ingress's class, pinned to settings' versions")
+def ingress_class_installed(objects, check):
+    cluster = render.render_cluster("dev")
+    check(checks.check_ingress_class_installed(objects, cluster))
+    check(checks.check_pinned_versions(cluster))
+
+
+@then(parsers.parse('the ingress class check fails naming "{evidence}"'))
+def ingress_class_fails(objects, cluster, evidence, check, record):
+    check(caught(record(checks.check_ingress_class_installed(objects, cluster)), evidence))

@@ -2,7 +2,7 @@
 from pytest_bdd import given, parsers, scenarios, then
 
 from harness.faults import aws as faults
-from provision.aws import live_checks, monitoring_checks, stacks, template_checks
+from provision.aws import account_checks, alerts, live_checks, monitoring_checks, stacks, template_checks
 from provision.aws.cfn import parameters
 from provision.config import Environment
 from provision.findings import caught
@@ -63,3 +63,23 @@ def log_groups(target, env, check):
 def links(target, env, check):
     check(monitoring_checks.dashboard_links(parameters.rendered("monitoring", env), env.cluster_name,
                                                  target.namespace))
+
+
+@then("every log group a service creates itself is created by a stack applied before that service")
+def service_groups_first(env, check):
+    check(monitoring_checks.service_log_groups_first(env))
+
+
+@then("every alarm of the monitoring template reads a metric and dimension set Container Insights publishes")
+def alarm_metrics(env, check):
+    check(monitoring_checks.alarm_metrics_published(parameters.rendered("monitoring", env)))
+
+
+@then("the alert topic of the monitoring template has an e-mail subscription to the team's address")
+def subscription_template(env, check):
+    check(monitoring_checks.alert_subscription(parameters.rendered("monitoring", env), alerts.alert_email()))
+
+
+@then("the alert topic has a confirmed subscription of the team's address")
+def subscription_live(target, env, check):
+    check(account_checks.subscription_live(target, env))

@@ -10,8 +10,8 @@ from pytest_bdd import parsers, scenarios, then, when
 from harness import oidc_runs
 from harness.faults import aws as faults
 from provision import config, errors
+from provision.aws import account_checks, sts, trust_checks
 from provision.aws import gaps as target_gaps
-from provision.aws import sts, trust_checks
 from provision.aws.cfn import load
 from provision.config import Environment
 from provision.local import oidc as local_oidc
@@ -27,9 +27,42 @@ def _issuer(target):
         pytest.skip(f"not verifiable on the {target.name} target: {exc}")
 
 
-@step_given(parsers.parse("the deploy role of the {env} environment"), target_fixture="role")
-def _role(target, env):
-    return sts.role_arn(target, Environment.named(env), "DeployRole")
+ROLES = {"deploy": "DeployRole", "verify": "VerifyRole"}
+
+
+@step_given(parsers.parse("the {kind} role of the {env} environment"), target_fixture="role")
+def _role(target, kind, env):
+    return sts.role_arn(target, Environment.named(env), ROLES[kind])
+
+
+@pytest.fixture
+def job_tokens() -> dict:
+    """The token a job step obtained, for the steps after it."""
+    return {}
+
+
+def _job_token(target, issuer, workflow, job):
+    try:
+        return oidc_runs.job_token(issuer, workflow, job)
+    except errors.TargetUnavailable as exc:
+        pytest.skip(f"not verifiable on the {target.name} target: {exc}")
+
+
+@when(parsers.parse('the job "{job}" of "{workflow}" asks for credentials'), target_fixture="exchange")
+def _job_asks(target, issuer, role, job_tokens, job, workflow):
+    job_tokens["token"] = _job_token(target, issuer, workflow, job)
+    return sts.request_credentials(target, role, job_tokens["token"])
+
+
+@when(parsers.parse('two runs of the job "{job}" of "{workflow}" ask for credentials'), target_fixture="exchanges")
+def _job_twice(target, issuer, role, job, workflow):
+    return [sts.request_credentials(target, role, _job_token(target, issuer, workflow, job)) for _ in range(2)]
+
+
+@then(parsers.parse("the job's token is refused by the {kind} role of the {env} environment"))
+def _job_refused(target, job_tokens, check, kind, env):
+    other = sts.role_arn(target, Environment.named(env), ROLES[kind])
+    check(sts.refused(sts.request_credentials(target, other, job_tokens["token"])))
 
 
 @when(parsers.parse('a workflow run on "{ref}" of the repository asks for credentials'), target_fixture="exchange")
@@ -97,6 +130,35 @@ def _trust_main_only(iam_yaml, check):
 def _caught(target, iam_yaml, record, check, evidence):
     gaps = target_gaps.named(target, "iam-simulation")
     check(trust_checks.caught(record(trust_checks.check_template(iam_yaml, gaps=gaps)), evidence))
+
+
+@then("the trust subjects name the repository of settings in its exact case")
+def _case(check):
+    check(trust_checks.subjects_match_repository())
+
+
+@then("the account's GitHub OIDC provider is created once or taken as it exists")
+def _provider(check):
+    check(trust_checks.oidc_provider_setting())
+
+
+@step_given(parsers.parse('the github settings with the seeded fault "{fault}"'), target_fixture="github_settings")
+def _seeded_github(fault):
+    return faults.seeded_github(fault)
+
+
+@then(parsers.parse('the github settings check fails naming "{evidence}"'))
+def _github_caught(github_settings, record, check, evidence):
+    from provision.findings import combine
+
+    f = combine("settings.yaml github", [trust_checks.subjects_match_repository(github_settings),
+                                         trust_checks.oidc_provider_setting(github_settings)])
+    check(trust_checks.caught(record(f), evidence))
+
+
+@then("the account's GitHub OIDC provider is as github.oidc_provider says")
+def _provider_live(target, env, check):
+    check(account_checks.oidc_provider_live(target, env))
 
 
 # ---- property P1: generated runs; the oracle is "an unmodified run on main".

@@ -221,3 +221,83 @@ def test_the_autoscaler_in_the_cluster_must_be_available_and_not_disable_scale_d
     assert findings.caught(template_checks.autoscaler_verdict({**dep, "status": {}}, "ca", running=True),
                            "no available replica").ok
     assert findings.caught(template_checks.autoscaler_verdict(None, "ca", running=True), "cluster-autoscaler").ok
+
+
+# ---- the alert topic's subscriber and the account's OIDC provider (provision/aws/account_checks.py)
+
+from provision import config  # noqa: E402
+from provision.aws import account_checks  # noqa: E402
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:cloudtolocalllm-eks-alerts"
+EMAIL = config.settings()["alerts"]["email"]
+
+
+@pytest.fixture
+def account(monkeypatch):
+    def install(clients: dict, listed: dict | None = None, outputs: dict | None = None):
+        monkeypatch.setattr(account_checks, "client", lambda target, service, **kw: clients.get(service, Stub()))
+        monkeypatch.setattr(account_checks, "_listed", lambda target, env, stack: (listed or {}).get(stack, {}))
+        monkeypatch.setattr(account_checks, "_outputs", lambda target, env, stack: (outputs or {}).get(stack, {}))
+    return install
+
+
+def _subs(arn: str, endpoint: str = EMAIL) -> Stub:
+    return Stub(list_subscriptions_by_topic={"Subscriptions": [
+        {"SubscriptionArn": arn, "Protocol": "email", "Endpoint": endpoint, "TopicArn": TOPIC}]})
+
+
+def test_only_a_confirmed_subscription_passes(account):
+    account({"sns": _subs(TOPIC + ":0b1c")}, outputs={"monitoring": {"AlertTopicArn": TOPIC}})
+    assert account_checks.subscription_live(LIVE, ENV).ok
+
+
+@pytest.mark.parametrize("sns, naming", [
+    (_subs("PendingConfirmation"), "PendingConfirmation"),
+    (_subs(TOPIC + ":0b1c", "someone@else.org"), f"no subscription of {EMAIL}"),
+    (Stub(list_subscriptions_by_topic={"Subscriptions": []}), "subscribers: none"),
+])
+def test_a_pending_or_missing_subscription_is_red(account, sns, naming):
+    account({"sns": sns}, outputs={"monitoring": {"AlertTopicArn": TOPIC}})
+    assert findings.caught(account_checks.subscription_live(LIVE, ENV), naming, case_sensitive=True).ok
+
+
+def test_subscribers_that_cannot_be_read_are_unverifiable(account):
+    account({"sns": Stub(_error("AuthorizationError"))}, outputs={"monitoring": {"AlertTopicArn": TOPIC}})
+    f = account_checks.subscription_live(LIVE, ENV)
+    assert f.status == findings.UNVERIFIABLE and "AuthorizationError" in " ".join(f.evidence)
+
+
+def _iam(arns: list[str], audiences=("sts.amazonaws.com",)) -> Stub:
+    return Stub(list_open_id_connect_providers={"OpenIDConnectProviderList": [{"Arn": a} for a in arns]},
+                get_open_id_connect_provider={"ClientIDList": list(audiences)})
+
+
+PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{config.settings()['github']['oidc_issuer']}"
+
+
+def test_create_fails_when_the_account_already_has_a_provider_outside_the_stack(account):
+    account({"iam": _iam([PROVIDER])})
+    assert findings.caught(account_checks.oidc_provider_live(LIVE, ENV), "exists outside the iam stack").ok
+    account({"iam": _iam([PROVIDER])}, listed={"iam": {"GitHubOidcProvider": PROVIDER}})
+    assert account_checks.oidc_provider_live(LIVE, ENV).ok
+    account({"iam": _iam([])})
+    assert account_checks.oidc_provider_live(LIVE, ENV).ok
+
+
+def test_an_unreadable_provider_list_is_unverifiable(account):
+    account({"iam": Stub(_error("AccessDenied"))})
+    assert account_checks.oidc_provider_live(LIVE, ENV).status == findings.UNVERIFIABLE
+
+
+def test_a_budget_counting_the_whole_account_is_red():
+    b = {"BudgetName": "b", "TimeUnit": "MONTHLY", "BudgetLimit": {"Amount": "300", "Unit": "USD"}}
+    tag = (f"{config.settings()['project']}:environment", "dev")
+    notes = {"Notifications": [{"NotificationType": "ACTUAL", "Threshold": 80}]}
+    subs = {"Subscribers": [{"SubscriptionType": "SNS", "Address": TOPIC}]}
+    whole = Stub(describe_budget={"Budget": b}, describe_notifications_for_budget=notes,
+                 describe_subscribers_for_notification=subs)
+    f = live_checks.budget_api(whole, "1", "b", 300.0, TOPIC, None, tag)
+    assert findings.caught(f, "the whole account").ok
+    tagged = Stub(describe_budget={"Budget": {**b, "CostFilters": {"TagKeyValue": [f"user:{tag[0]}$dev"]}}},
+                  describe_notifications_for_budget=notes, describe_subscribers_for_notification=subs)
+    assert live_checks.budget_api(tagged, "1", "b", 300.0, TOPIC, None, tag).ok

@@ -53,7 +53,7 @@ def test_structure_problem_finds_a_ref_to_nothing():
 def test_parameters_come_from_settings():
     env = Environment.named("prod")
     doc = load.load(load.path("eks"))
-    params = parameters.for_template("eks", doc, env, {"PrivateSubnetIds": "subnet-a,subnet-b"})
+    params = parameters.for_template("eks", doc, env, {"PrivateSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"})
     assert params["NodeMin"] == "3" and params["NodeInstanceType"] == "t3.medium"
     assert params["KubernetesVersion"].count(".") == 1
 
@@ -206,3 +206,103 @@ def test_the_iam_template_missing_a_parameter_names_iam_yaml(tmp_path):
     with pytest.raises(errors.BadInput) as exc:
         parameters.iam_resolver(Environment.named("dev"), copy)
     assert str(exc.value) == MISSING_VALUE.format(path="iam.yaml", name="PagerKey")
+
+
+# ---- issue 10: the API endpoint the cluster jobs reach, and add-on roles in stack order (design_checks)
+
+def _endpoint(env):
+    from provision.aws import design_checks
+    from provision.ci import workflow_model
+    return design_checks.api_endpoint_reachable(template_checks.rendered(env, "eks"), env, workflow_model.committed())
+
+
+def test_the_committed_design_reaches_the_endpoint_in_every_environment():
+    for name in ("dev", "prod"):
+        f = _endpoint(Environment.named(name))
+        assert f.ok and f.grade == "static", f.evidence
+
+
+@pytest.mark.parametrize("access, naming", [
+    # a documentation range for the operators (the defect of settings' api_public_cidr)
+    ({"cidrs": ["203.0.113.0/24"]}, "203.0.113.0/24 is the documentation range"),
+    ({"cidrs": ["198.51.100.7/32"]}, "documentation range 198.51.100.0/24"),
+    ({"cidrs": ["192.0.2.0/25"]}, "documentation range 192.0.2.0/24"),
+    ({"cidrs": ["0.0.0.0/0"]}, "opens the public endpoint to everyone"),
+    ({"cidrs": [f"100.64.{i}.0/24" for i in range(41)]}, "above the EKS limit of 40"),
+    ({"mode": "github-runners"}, "above the EKS limit of 40 public access CIDRs"),
+    ({"mode": "open"}, "is none of"),
+    ({"runner_labels": ["self-hosted", "eks-staging"]}, "not the dev runner"),
+])
+def test_endpoint_design_faults_in_the_settings_turn_the_check_red(access, naming):
+    base = Environment.named("dev")["api_access"]
+    env = Environment.named("dev", overrides={"api_access": {**base, **access}})
+    assert findings.caught(_endpoint(env), naming).ok
+
+
+def test_operator_cidrs_open_the_public_endpoint_to_exactly_them():
+    base = Environment.named("dev")["api_access"]
+    env = Environment.named("dev", overrides={"api_access": {**base, "cidrs": ["100.64.7.0/24"]}})
+    vpc = template_checks.rendered(env, "eks").resources("AWS::EKS::Cluster")["Cluster"]["Properties"][
+        "ResourcesVpcConfig"]
+    assert vpc["EndpointPublicAccess"] is True and vpc["PublicAccessCidrs"] == ["100.64.7.0/24"]
+    assert _endpoint(env).ok
+
+
+def test_an_addon_role_of_an_earlier_stack_is_in_order_and_one_of_no_stack_is_not():
+    from provision.aws import design_checks
+    env = Environment.named("dev")
+    stacks_ = {s: template_checks.rendered(env, s) for s in ("network", "eks", "irsa")}
+    assert design_checks.addon_roles_ordered(stacks_).ok
+    addon = stacks_["irsa"].t["Resources"]["EbsCsiAddon"]["Properties"]
+    addon["ServiceAccountRoleArn"] = "arn:aws:iam::422017356244:role/nobody-creates-this"
+    assert findings.caught(design_checks.addon_roles_ordered(stacks_), "which no stack creates").ok
+
+
+# ---- monitoring: which stack creates the services' log groups, the alarms' metrics, the alert subscriber
+
+def test_the_old_stack_order_creates_the_services_log_groups_after_them():
+    old = ["network", "iam", "eks", "irsa", "monitoring", "budget"]
+    f = monitoring_checks.service_log_groups_first(Environment.named("dev"), old)
+    assert findings.caught(f, "/aws/eks/cloudtolocalllm-eks/cluster: stack monitoring", case_sensitive=True).ok
+    assert findings.caught(f, "/aws/containerinsights/cloudtolocalllm-eks/performance", case_sensitive=True).ok
+    assert load.STACKS.index("monitoring") < load.STACKS.index("eks")
+
+
+def test_the_metrics_table_names_its_source_and_the_restarts_dimensions():
+    table = monitoring_checks.published_metrics()
+    assert table["source"].startswith("https://docs.aws.amazon.com/AmazonCloudWatch/")
+    assert table["metrics"]["pod_number_of_container_restarts"] == [frozenset({"PodName", "Namespace", "ClusterName"})]
+
+
+def test_a_metrics_insights_query_is_read_as_metric_schema_and_filter():
+    q = ("SELECT MAX(pod_number_of_container_restarts) FROM SCHEMA(ContainerInsights, ClusterName, Namespace, "
+         "PodName) WHERE ClusterName = 'c' AND Namespace = 'n'")
+    assert monitoring_checks._query_metric(q) == ("ContainerInsights", "pod_number_of_container_restarts",
+                                                  frozenset({"ClusterName", "Namespace", "PodName"}),
+                                                  frozenset({"ClusterName", "Namespace"}))
+    assert monitoring_checks._query_metric("m1 + m2") is None
+
+
+@pytest.mark.parametrize("email, refused", [
+    ("alerts@example.com", True), ("ops@team.example.org", True), ("a@b.test", True), ("a@host.invalid", True),
+    ("", True), ("not-an-address", True), ("alerts@cloudtolocalllm.online", False),
+])
+def test_a_placeholder_alert_address_is_refused_before_anything_is_applied(email, refused):
+    from provision.aws import alerts
+
+    assert bool(alerts.placeholder_reason(email)) is refused
+    if refused:
+        with pytest.raises(errors.BadInput) as e:
+            alerts.alert_email({"alerts": {"email": email}})
+        assert "nothing was changed" in str(e.value)
+        f = monitoring_checks.alert_subscription(parameters.rendered("monitoring", Environment.named("dev")), email)
+        assert not f.ok
+
+
+def test_the_budget_counts_only_the_environments_tag():
+    env = Environment.named("prod")
+    spec = parameters.rendered("budget", env).resources("AWS::Budgets::Budget")["MonthlyBudget"]["Properties"]
+    key, value = monitoring_checks.cost_tag(env)
+    assert spec["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:{key}${value}"]}
+    assert monitoring_checks.budget_filter_problems(spec, key, value) == []
+    assert monitoring_checks.budget_filter_problems({"Budget": {}}, key, value)

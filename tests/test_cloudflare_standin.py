@@ -2,17 +2,20 @@
 
 Each test works in a fresh zone of its own (parallel-safe); the shared zone is only read.
 """
+import json
+
 import dns.rcode
 import dns.rdatatype
 import pytest
 
 from harness.faults import dns as faults
 from provision import config, errors
-from provision.dns import sync
+from provision.dns import predicates, probes, sync
 from provision.dns.cloudflare import Cloudflare, CloudflareError
+from provision.local import edge, edge_dns_answers
 from provision.local import edge_cloudflare_model as model
 from provision.local import edge_cloudflare_routes as routes
-from provision.local import edge_dns_answers
+from provision.local import edge_cloudflare_tokens as tokens
 
 pytestmark = [pytest.mark.offline]
 
@@ -103,6 +106,10 @@ def store():
     ({"type": "A", "name": "a"}, 9005, model.CONTENT_REQUIRED),
     ({"type": "AAAA", "name": "a", "content": "127.0.0.1"}, 9005, model.BAD_ADDRESS.format(rtype="AAAA", version=6)),
     ({"type": "A", "name": "a", "content": "127.0.0.1", "ttl": 5}, 9021, model.BAD_TTL),
+    ({"type": "A", "name": "a", "content": "127.0.0.1", "ttl": 59}, 9021, model.BAD_TTL),
+    ({"type": "A", "name": "a", "content": "127.0.0.1", "ttl": 86401}, 9021, model.BAD_TTL),
+    ({"type": "TXT", "name": "t", "content": "v=1", "proxied": True}, 9004, model.CANNOT_PROXY),
+    ({"type": "MX", "name": "m", "content": "mx.example.org", "proxied": True}, 9004, model.CANNOT_PROXY),
     ({"type": "A", "name": "app", "content": "127.0.0.1"}, 81053, model.HOST_TAKEN),
     ({"type": "CNAME", "name": "app", "content": "other.example.org"}, 81053, model.HOST_TAKEN),
 ])
@@ -110,7 +117,17 @@ def test_model_refuses_records_with_cloudflare_codes_and_texts(store, record, co
     s, z = store
     with pytest.raises(model.ApiError) as e:
         s.create_record(z.id, record)
-    assert (e.value.code, e.value.message) == (code, message)
+    assert e.value.cause() == (code, message)
+    if code in (9021, 9004):  # Cloudflare wraps these: 1004 "DNS Validation Error" with the cause in error_chain
+        assert (e.value.status, e.value.code, e.value.message) == (400, 1004, model.DNS_VALIDATION)
+
+
+def test_ttl_bounds_and_proxied_on_a_aaaa_cname_are_accepted(store):
+    s, z = store
+    for i, ttl in enumerate((1, 60, 86400)):
+        assert s.create_record(z.id, {"type": "A", "name": f"t{i}", "content": "192.0.2.1", "ttl": ttl})["ttl"] == ttl
+    assert s.create_record(z.id, {"type": "AAAA", "name": "v6", "content": "2001:db8::1", "proxied": True})["proxied"]
+    assert s.create_record(z.id, {"type": "TXT", "name": "t", "content": "v=1", "proxied": False})["proxiable"] is False
 
 
 def test_model_refuses_an_identical_record_and_unknown_ids(store):
@@ -174,9 +191,169 @@ def test_requests_without_the_token_are_refused(header, status, message):
     routes.bearer("Bearer the-token", "the-token")
 
 
-def test_paging_is_clamped_and_bad_numbers_refused():
-    assert routes.paging({"page": "0", "per_page": "99999"}, 100, 5000) == (1, 5000)
-    assert routes.paging({}, 20, 50) == (1, 20)
-    with pytest.raises(model.ApiError) as e:
-        routes.paging({"page": "x"}, 20, 50)
-    assert e.value.message == routes.BAD_PAGING
+def test_paging_within_the_documented_sizes_and_bad_values_refused():
+    assert routes.paging({}, routes.ZONES_PAGING) == (1, 20)
+    assert routes.paging({}, routes.RECORDS_PAGING) == (1, 100)
+    assert routes.paging({"page": "3", "per_page": "5000"}, routes.RECORDS_PAGING) == (3, 5000)
+    for args, sizes in [({"page": "x"}, routes.ZONES_PAGING), ({"page": "0"}, routes.RECORDS_PAGING),
+                        ({"page": "-1"}, routes.RECORDS_PAGING), ({"per_page": "0"}, routes.RECORDS_PAGING),
+                        ({"per_page": "4"}, routes.ZONES_PAGING), ({"per_page": "51"}, routes.ZONES_PAGING)]:
+        with pytest.raises(model.ApiError) as e:
+            routes.paging(args, sizes)
+        assert (e.value.status, e.value.code, e.value.message) == (400, 1001, routes.BAD_PAGING), args
+
+
+# ---------------------------------------------------------------- scoped tokens (the rehearsal's), no server
+
+DENIED = {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}], "messages": [],
+          "result": None}
+
+
+@pytest.fixture
+def scoped(store, tmp_path):
+    """The v4 app over the model with the rehearsal's tokens, in-process (Flask's test client)."""
+    s, z = store
+    other = s.add_zone("example.net", "another-account")
+    spec = {"deploy-secret": {"name": "deploy", "permissions": ["DNS Edit", "Zone Settings Edit"]},
+            "verify-secret": {"name": "verify", "permissions": ["Zone Read", "DNS Read", "Zone Settings Read"]}}
+    log = tmp_path / "requests.jsonl"
+    app = routes.make_app(s, tokens.Tokens.from_spec(spec, z.id), request_log=log)
+    client = app.test_client()
+
+    def call(method, path, secret, **kw):
+        r = client.open(f"{routes.BASE}{path}", method=method, headers={"Authorization": f"Bearer {secret}"}, **kw)
+        return r.status_code, r.get_json()
+    return call, z, other, log
+
+
+def test_token_permissions_imply_read_and_stop_at_their_zone():
+    t = tokens.Token("deploy", frozenset({tokens.DNS_EDIT}), frozenset({"z1"}))
+    assert t.grants(tokens.DNS_READ, "z1") and t.grants(tokens.DNS_EDIT, "z1")
+    assert not t.grants(tokens.DNS_EDIT, "z2") and not t.grants(tokens.SETTINGS_READ, "z1")
+    assert t.grants(None, "z2")  # a route that needs no permission (the stand-in's own)
+    with pytest.raises(ValueError):
+        tokens.check_permissions(["DNS Write-ish"])
+
+
+def test_verify_token_reads_and_cannot_write_with_cloudflares_refusal(scoped):
+    call, z, other, log = scoped
+    assert call("GET", f"/zones/{z.id}/dns_records", "verify-secret")[0] == 200
+    assert call("GET", f"/zones/{z.id}/settings/ssl", "verify-secret")[0] == 200
+    assert call("GET", f"/zones/{z.id}", "verify-secret")[0] == 200
+    for method, path, body in [("POST", f"/zones/{z.id}/dns_records", {"type": "TXT", "name": "x", "content": "y"}),
+                               ("PATCH", f"/zones/{z.id}/settings/ssl", {"value": "strict"}),
+                               ("DELETE", f"/zones/{z.id}", None)]:
+        assert call(method, path, "verify-secret", json=body) == (403, DENIED), (method, path)
+    assert call("GET", f"/zones/{other.id}/dns_records", "verify-secret") == (403, DENIED)  # not its zone
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["token"], x["method"], x["status"], x["write"]) for x in lines[3:6]] == [
+        ("verify", "POST", 403, True), ("verify", "PATCH", 403, True), ("verify", "DELETE", 403, True)]
+
+
+def test_deploy_token_writes_its_zone_only_and_lists_no_zone(scoped):
+    call, z, other, _ = scoped
+    status, body = call("POST", f"/zones/{z.id}/dns_records", "deploy-secret",
+                        json={"type": "TXT", "name": "x", "content": "y"})
+    assert status == 200 and body["result"]["name"] == "x.example.org"
+    assert call("PATCH", f"/zones/{z.id}/settings/always_use_https", "deploy-secret", json={"value": "on"})[0] == 200
+    assert call("POST", f"/zones/{other.id}/dns_records", "deploy-secret",
+                json={"type": "TXT", "name": "x", "content": "y"}) == (403, DENIED)
+    assert call("GET", "/zones", "deploy-secret") == (403, DENIED)   # no Zone Read
+    assert [x["name"] for x in call("GET", "/zones", "verify-secret")[1]["result"]] == ["example.org"]
+    assert call("GET", "/zones", "no-such-token") == (403, DENIED)
+
+
+def test_validation_errors_carry_cloudflares_error_chain(scoped):
+    call, z, _, _ = scoped
+    status, body = call("POST", f"/zones/{z.id}/dns_records", "deploy-secret",
+                        json={"type": "TXT", "name": "t", "content": "v", "proxied": True})
+    assert status == 400 and body["errors"] == [{"code": 1004, "message": model.DNS_VALIDATION,
+                                                 "error_chain": [{"code": 9004, "message": model.CANNOT_PROXY}]}]
+    status, body = call("GET", f"/zones/{z.id}/dns_records?per_page=0", "verify-secret")
+    assert status == 400 and body["errors"] == [{"code": 1001, "message": routes.BAD_PAGING}]
+
+
+def test_strict_dns_answers_a_proxied_name_with_cloudflare_edge_addresses():
+    s = model.Store(LB_HOST, LB_ADDR, strict=True, edge_ranges=predicates.CLOUDFLARE_IPV4)
+    z = s.add_zone("example.org", model.SHARED_ACCOUNT)
+    assert z.settings == model.NEW_ZONE_SETTINGS
+    s.create_record(z.id, {"type": "CNAME", "name": "app", "content": LB_HOST, "proxied": True})
+    s.create_record(z.id, {"type": "CNAME", "name": "grey", "content": LB_HOST, "proxied": False})
+    rcode, rrs, _ = edge_dns_answers.answer(s, z, "app.example.org", dns.rdatatype.A)
+    addrs = [d.to_text() for r in rrs for d in r]
+    assert rcode == dns.rcode.NOERROR and [r.rdtype for r in rrs] == [dns.rdatatype.A] and addrs
+    assert all(predicates.is_cloudflare_edge(a) for a in addrs) and LB_ADDR not in addrs
+    assert edge_dns_answers.answer(s, z, "app.example.org", dns.rdatatype.A)[1] == rrs   # stable
+    _, rrs, _ = edge_dns_answers.answer(s, z, "grey.example.org", dns.rdatatype.A)   # DNS only: the origin chain
+    assert [r.rdtype for r in rrs] == [dns.rdatatype.CNAME, dns.rdatatype.A]
+
+
+def test_cloudflare_ranges_come_from_the_data_file_with_its_source():
+    text = predicates.CLOUDFLARE_IPS_FILE.read_text()
+    assert "https://www.cloudflare.com/ips-v4" in text
+    assert predicates.CLOUDFLARE_IPV4[0] == "173.245.48.0/20" and len(predicates.CLOUDFLARE_IPV4) == 15
+    assert predicates.is_cloudflare_edge("104.16.0.1") and not predicates.is_cloudflare_edge("20.51.7.42")
+
+
+# ---------------------------------------------------------------- the rehearsal's edge: the zone made by sync
+
+
+def _strict_target(info: dict, token: str) -> config.Target:
+    s = config.settings()
+    return config.Target(
+        name="rehearsal", region=s["aws"]["region"], account_id=s["aws"]["account_id"],
+        dns_server=tuple(info["dns_server"]), cloudflare_api=info["cloudflare_api"],
+        cloudflare_token=config.Secret(token), cloudflare_zone=info["cloudflare_zone"],
+        domains=tuple(s["domains"]["names"]), ca_bundle=info["ca_bundle"], https_port=info["https_port"],
+        # what the load balancer controller would set on the Ingress (not run here)
+        load_balancer_hostname=info["answers_load_balancer"], local={"edge": info})
+
+
+@pytest.fixture(scope="module")
+def strict_edge(tmp_path_factory):
+    state = tmp_path_factory.mktemp("strict-edge")
+    narrow = {**config.settings()["dns"]["cloudflare_tokens"],
+              "deploy-without-settings": faults.tokens_without("Zone Settings Edit")["deploy"]}
+    info = edge.start(state, progress=lambda m: None, strict=True, tokens=narrow)
+    try:
+        yield info
+    finally:
+        edge.stop(state)
+
+
+def test_rehearsal_zone_starts_azure_era_and_dns_sync_migrates_it(strict_edge):
+    info = strict_edge
+    assert "load_balancer_hostname" not in info   # read from the Ingress in the rehearsal
+    jobs = info["cloudflare_tokens"]
+    assert info["cloudflare_token"] == jobs["verify"]
+    verify, deploy = _strict_target(info, jobs["verify"]), _strict_target(info, jobs["deploy"])
+    zone = config.settings()["domains"]["zone"]
+    # before: the Azure era, red on every check that reads the zone
+    assert probes.caught(probes.check_resolution(verify, queries=2), config.settings()["edge"]["old_azure_ip"]).ok
+    assert probes.caught(probes.check_no_azure(verify), "cloudapp.azure.com").ok
+    assert probes.caught(probes.check_cloudflare_settings(verify), "ssl").ok
+    # a deploy token without Zone Settings Edit: the records move, the settings step is refused
+    with pytest.raises(errors.TargetUnavailable) as e:
+        sync.sync(_strict_target(info, jobs["deploy-without-settings"]), "dev")
+    assert "403" in str(e.value) and routes.AUTH_ERROR in str(e.value) and "/settings/" in str(e.value)
+    # the deploy token migrates it; a second run changes nothing
+    lines = sync.sync(deploy, "dev")
+    assert any(x.startswith("setting ssl: flexible -> strict") for x in lines), lines
+    assert sync.sync(deploy, "dev")[-1].startswith("no changes")
+    records = Cloudflare.of(verify).records(info["cloudflare_zone"])
+    assert all(r["type"] == "CNAME" and r["proxied"] and r["content"] == info["answers_load_balancer"]
+               for r in records if r["name"] in verify.domains)
+    # after: green with the read-only token; proxied names answer Cloudflare's addresses, HTTPS via the map
+    for f in (probes.check_resolution(verify, queries=2), probes.check_no_azure(verify), probes.check_tls(verify),
+              probes.check_cloudflare_settings(verify)):
+        assert f.ok, f
+    a = probes.query(probes.resolver(verify), f"app.{zone}")
+    assert a.chain == () and a.addresses and all(predicates.is_cloudflare_edge(x) for x in a.addresses)
+    assert any("connect map" in ev for ev in probes.check_tls_domain(verify, f"app.{zone}").evidence)
+    # the verify token cannot write
+    with pytest.raises(errors.TargetUnavailable) as e:
+        Cloudflare.of(verify).set_setting(info["cloudflare_zone"], "ssl", "flexible")
+    assert routes.AUTH_ERROR in str(e.value)
+    log = [json.loads(x) for x in open(info["cloudflare_request_log"]).read().splitlines()]
+    assert [x for x in log if x["token"] == "verify" and x["write"] and x["status"] < 400] == []
+    assert any(x["token"] == "deploy" and x["write"] and x["status"] == 200 for x in log)

@@ -121,6 +121,13 @@ def test_sync_plan_fixes_each_kind_of_drift():
                    ("create", "api.z.online"), ("setting", "ssl")]
 
 
+def test_sync_plan_makes_a_dns_only_cname_to_the_lb_proxied():
+    recs = [_rec(d, "CNAME", LB, str(i)) for i, d in enumerate(DOMAINS)]
+    recs[1] = {**recs[1], "proxied": False}
+    got = sync.plan(recs, WANT, DOMAINS, LB, WANT)
+    assert [(c.action, c.name) for c in got] == [("update", "app.z.online")] and "proxied" in got[0].detail
+
+
 def test_caught_requires_red_and_the_named_evidence():
     red = failed("x", "lb", "NXDOMAIN for api.z.online")
     assert caught(red, "api.").ok

@@ -259,3 +259,29 @@ def test_pod_spec_of_each_kind():
 def test_manifest_checks_are_static_evidence(dev):
     assert checks.check_static(dev).grade == "static"
     assert schema.check_schema(dev).grade == "static"
+
+
+# ---- issue 10: the cluster overlay installs the ingress controller the Ingress names, pinned
+
+def test_the_ingress_class_of_main_ingress_is_installed_with_its_controller(dev):
+    for env in ("dev", "prod"):
+        cluster = render.render_cluster(env)
+        f = checks.check_ingress_class_installed(render.render(env), cluster)
+        assert f.ok and f.grade == "static", f.evidence
+        assert checks.check_pinned_versions(cluster).ok
+
+
+@pytest.mark.parametrize("fault, naming", [
+    ("no-ingress-controller", "has no controller Deployment"),
+    ("no-ingress-class", "names IngressClass nginx, which the cluster overlay does not install"),
+])
+def test_a_seeded_cluster_fault_turns_the_ingress_class_check_red(tmp_path, dev, fault, naming):
+    cluster = render.render_dir(faults.seed_cluster_fault(fault, "dev", tmp_path))
+    assert caught(checks.check_ingress_class_installed(dev, cluster), naming).ok
+
+
+def test_an_add_on_image_off_its_settings_version_is_caught():
+    cluster = copy.deepcopy(render.render_cluster("dev"))
+    dep = next(o for o in cluster if o["kind"] == "Deployment" and o["metadata"]["name"] == "ingress-nginx-controller")
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.k8s.io/ingress-nginx/controller:v1.9.0"
+    assert caught(checks.check_pinned_versions(cluster), "controller:v1.9.0 is not v1.14.1").ok

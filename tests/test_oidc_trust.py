@@ -275,3 +275,91 @@ def test_the_property_fails_on_a_counterexample_or_too_few_runs():
     assert not oidc_runs.property_result(None, runs[:10], [], 100).ok
     assert not oidc_runs.property_result(None, runs, ["FAIL refused run"], 100).ok
     assert not oidc_runs.property_result(None, [r for r in runs if r[0]], [], 50).ok
+
+
+# ---- which workflow job can assume which role; the github settings (repository case, the provider)
+
+from provision.aws import workflow_trust  # noqa: E402
+from provision.ci import workflow_model  # noqa: E402
+
+
+def test_each_role_is_assumable_by_its_own_job_only():
+    f = workflow_trust.jobs_assume_only_their_roles()
+    assert f.ok, f.evidence
+    assert any("verify-live.yml/verify assumes VerifyRole" in e for e in f.evidence)
+
+
+def test_the_roles_sharing_a_subject_let_the_nightly_job_assume_the_deploy_role(tmp_path):
+    f = workflow_trust.jobs_assume_only_their_roles(iam_path=faults.seeded_iam_copy("roles-share-subject", tmp_path))
+    assert trust_checks.caught(f, "verify-live.yml/verify can assume DeployRole").ok
+
+
+def test_a_verify_job_without_its_environment_can_assume_the_deploy_role(tmp_path):
+    src = workflow_model.WORKFLOWS_DIR
+    for p in list(src.glob("*.yml")):
+        text = p.read_text()
+        if p.name == workflow_model.LIVE:
+            assert text.count(f"    environment: {GH['verify_environment']}\n") == 1
+            text = text.replace(f"    environment: {GH['verify_environment']}\n", "")
+        (tmp_path / p.name).write_text(text)
+    f = workflow_trust.jobs_assume_only_their_roles(workflows_dir=tmp_path)
+    assert trust_checks.caught(f, "verify-live.yml/verify can assume DeployRole").ok
+    assert trust_checks.caught(f, "verify-live.yml/verify cannot assume its own role VerifyRole").ok
+
+
+def test_job_subjects_follow_githubs_default_template():
+    repo = GH["repository"]
+    wf = workflow_model.parse("on:\n  pull_request:\n  push:\n    branches: [main]\n    tags: ['v*']\n"
+                              "jobs:\n  a: {runs-on: x}\n")
+    assert workflow_trust.subjects(wf, {}, repo) == (f"repo:{repo}:pull_request", f"repo:{repo}:ref:refs/heads/main",
+                                                     f"repo:{repo}:ref:refs/tags/vx")
+    assert workflow_trust.subjects(wf, {"environment": {"name": "prod"}}, repo) == (f"repo:{repo}:environment:prod",)
+    claims = workflow_trust.job_claims(workflow_model.LIVE, "verify")
+    assert claims == [{"sub": GH["verify_subject"], "environment": GH["verify_environment"]}]
+
+
+def test_a_job_token_offline_carries_the_jobs_environment_and_live_exists_only_in_that_job():
+    iss = oidc_runs.Issuer("https://issuer.local", {"key_file": "/nonexistent", "kid": "k"})
+    claims = {}
+    orig = local_oidc.mint
+    try:
+        local_oidc.mint = lambda info, c: claims.update(c) or "token"
+        oidc_runs.job_token(iss, workflow_model.LIVE, "verify")
+    finally:
+        local_oidc.mint = orig
+    assert claims["sub"] == GH["verify_subject"] and claims["environment"] == GH["verify_environment"]
+    with pytest.raises(errors.TargetUnavailable):
+        oidc_runs.job_token(oidc_runs.Issuer("https://x"), workflow_model.DEPLOY, "deploy",
+                            environ={"GITHUB_JOB": "verify", "GITHUB_WORKFLOW_REF": f"o/r/.github/workflows/"
+                                                                                     f"{workflow_model.LIVE}@main"})
+
+
+def test_the_committed_github_settings_pass():
+    assert trust_checks.subjects_match_repository().ok
+    assert trust_checks.oidc_provider_setting().ok
+
+
+@pytest.mark.parametrize("fault, naming", [
+    ("subject-case-differs", "case differs"),
+    ("verify-subject-is-main", "environment:live-verify"),
+    ("provider-other-account", "expected `create` or"),
+])
+def test_each_seeded_github_setting_is_caught(fault, naming):
+    from provision.findings import combine
+    gh = faults.seeded_github(fault)
+    f = combine("github", [trust_checks.subjects_match_repository(gh), trust_checks.oidc_provider_setting(gh)])
+    assert trust_checks.caught(f, naming).ok, f
+
+
+def test_an_existing_provider_arn_means_no_stack_creates_one():
+    arn = f"arn:aws:iam::{config.settings()['aws']['account_id']}:oidc-provider/{HOST}"
+    gh = {**GH, "oidc_provider": arn}
+    assert trust_checks.oidc_provider_setting(gh).ok
+    orig = config.settings()["github"].get("oidc_provider")
+    config.settings()["github"]["oidc_provider"] = arn
+    try:
+        for env in ("dev", "prod"):
+            assert parameters.iam_values(Environment.named(env))["ExistingOidcProviderArn"] == arn
+    finally:
+        config.settings()["github"]["oidc_provider"] = orig
+    assert parameters.iam_values(Environment.named(GH["oidc_provider_env"]))["ExistingOidcProviderArn"] == ""

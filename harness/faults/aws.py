@@ -13,9 +13,10 @@ import shutil
 from pathlib import Path
 
 from provision import errors
-from provision.aws import monitoring_checks, template_checks
+from provision.aws import alerts, design_checks, monitoring_checks, template_checks
 from provision.aws.cfn import load, parameters
 from provision.aws.cfn.lint import cfn_lint
+from provision.ci import workflow_model
 from provision.config import Environment
 
 # fault -> (template, pattern, replacement): each must match the committed template.
@@ -42,6 +43,22 @@ TEMPLATE_FAULTS = {
                              r' {12}"title": "network",.*\n {12}"metrics":.*\n( {24}\[.*\n)+', ""),
     # The log widget of the app namespace, which leads from an alarm to the workloads' logs.
     "dashboard-no-app-logs": ("monitoring.yaml", r'^ {10}\{"type": "log", "x": 0, "y": 15,.*\n.*\n.*\n', ""),
+    # A stack applied after eks creates a log group the Container Insights add-on creates itself.
+    "service-log-group-after-cluster": ("budget.yaml", r"^Resources:\n",
+                                        "Resources:\n  LateApplicationLogGroup:\n    Type: AWS::Logs::LogGroup\n"
+                                        "    Properties:\n      LogGroupName: !Sub /aws/containerinsights/"
+                                        "${ClusterName}/application\n      RetentionInDays: 30\n"),
+    # The restarts alarm back on {ClusterName, Namespace}: Container Insights publishes no such series.
+    "restarts-alarm-unpublished-dimensions": ("monitoring.yaml",
+                                              r"FROM SCHEMA\(ContainerInsights, ClusterName, Namespace, PodName\)",
+                                              "FROM SCHEMA(ContainerInsights, ClusterName, Namespace)"),
+    "cpu-alarm-unpublished-dimensions": ("monitoring.yaml",
+                                         r"(      MetricName: node_cpu_utilization\n      Dimensions:\n)",
+                                         r"\1        - Name: Namespace\n          Value: !Ref AppNamespace\n"),
+    # The alert topic without its e-mail subscription: every alarm notifies nobody.
+    "no-alert-subscriber": ("monitoring.yaml", r"^  AlertSubscription:\n(    .*\n)+\n", ""),
+    # The budget without its tag filter: it compares the whole account with one environment's amount.
+    "budget-whole-account": ("budget.yaml", r"^ +# Only the environment's tagged.*\n +CostFilters:\n.*\n.*\n", ""),
 }
 FAULT_UNKNOWN = "unknown seeded fault {fault!r}: expected one of {known}"
 
@@ -62,6 +79,11 @@ STATIC_CHECKS = {
                                                                      monitoring_checks.app_namespace()),
     "alarm actions": lambda env: monitoring_checks.alarms_notify(_rendered("monitoring")(env)),
     "the templates": lambda env: template_checks.template_check(env),
+    "service log groups first": lambda env: monitoring_checks.service_log_groups_first(env),
+    "alarm metrics": lambda env: monitoring_checks.alarm_metrics_published(_rendered("monitoring")(env)),
+    "alert subscription": lambda env: monitoring_checks.alert_subscription(_rendered("monitoring")(env),
+                                                                           alerts.alert_email()),
+    "budget": lambda env: monitoring_checks.budget_template(_rendered("budget")(env), env["budget_usd"]),
 }
 # Each template fault and the check it must turn red, naming what (tests/test_aws_templates.py).
 TEMPLATE_FAULT_CHECKS = {
@@ -77,8 +99,49 @@ TEMPLATE_FAULT_CHECKS = {
     "no-container-insights": ("Container Insights add-on", "no amazon-cloudwatch-observability add-on"),
     "dashboard-no-network": ("dashboard metrics", "no network widget"),
     "dashboard-no-app-logs": ("dashboard links", "no log widget"),
+    "service-log-group-after-cluster": ("service log groups first", "stack budget (LateApplicationLogGroup)"),
+    "restarts-alarm-unpublished-dimensions": ("alarm metrics", "not published with {ClusterName, Namespace}"),
+    "cpu-alarm-unpublished-dimensions": ("alarm metrics", "node_cpu_utilization is not published with"),
+    "no-alert-subscriber": ("alert subscription", "no subscriber"),
+    "budget-whole-account": ("budget", "the whole account"),
 }
 
+
+# ---- issue 10's live defects of the endpoint and add-on design (provision/aws/design_checks.py), as
+# they were: the public endpoint open only to a documentation range, the deploy job on a GitHub-hosted
+# runner that cannot reach the private endpoint, the EBS CSI add-on in the eks stack naming the role that
+# only the later irsa stack creates. A fault of a workflow file (.yml) is applied to a copy of the workflows.
+WORKFLOW_SUFFIX = ".yml"
+TEMPLATE_FAULTS.update({
+    "documentation-cidr": ("eks.yaml", r"EndpointPublicAccess: !If .*\n        PublicAccessCidrs: !If .*\n",
+                           "EndpointPublicAccess: true\n        PublicAccessCidrs: [203.0.113.0/24]\n"),
+    "hosted-runner-private-endpoint": ("deploy-aws-eks.yml", r"^    runs-on: \[self-hosted, .*\n",
+                                       "    runs-on: ubuntu-24.04\n"),
+    "addon-role-from-later-stack": ("eks.yaml", r"^  # aws-ebs-csi-driver is added by the irsa stack.*\n",
+                                    "  EbsCsiAddon:\n    Type: AWS::EKS::Addon\n    DependsOn: NodeGroup\n"
+                                    "    Properties:\n      ClusterName: !Ref Cluster\n"
+                                    "      AddonName: aws-ebs-csi-driver\n      ServiceAccountRoleArn: !Sub "
+                                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ClusterName}-ebs-csi\n"),
+})
+
+
+def _workflows(env: Environment) -> list:
+    """The workflows next to a seeded copy of the templates, else the committed ones."""
+    seeded = Path(env.template_dir).parent / "workflows" if env.template_dir else None
+    return workflow_model.committed(seeded if seeded and seeded.exists() else workflow_model.WORKFLOWS_DIR)
+
+
+STATIC_CHECKS.update({
+    "API endpoint reachable": lambda env: design_checks.api_endpoint_reachable(_rendered("eks")(env), env,
+                                                                               _workflows(env)),
+    "add-on roles ordered": lambda env: design_checks.addon_roles_ordered(
+        {s: _rendered(s)(env) for s in ("network", "eks", "irsa")}),
+})
+TEMPLATE_FAULT_CHECKS.update({
+    "documentation-cidr": ("API endpoint reachable", "203.0.113.0/24 is the documentation range"),
+    "hosted-runner-private-endpoint": ("API endpoint reachable", "GitHub-hosted runner ubuntu-24.04"),
+    "addon-role-from-later-stack": ("add-on roles ordered", "created only by the later stack irsa"),
+})
 
 def static_check(name: str, env: Environment):
     """The named static check of the environment's templates (a Finding)."""
@@ -92,15 +155,19 @@ def seeded_templates(fault: str, dest: Path) -> Path:
     """A copy of the templates in `dest` with `fault` applied; returns the copy's directory."""
     if fault not in TEMPLATE_FAULTS:
         raise KeyError(FAULT_UNKNOWN.format(fault=fault, known=", ".join(TEMPLATE_FAULTS)))
-    dest = Path(dest) / "cloudformation"
-    shutil.copytree(load.TEMPLATE_DIR, dest, dirs_exist_ok=True)
+    templates = Path(dest) / "cloudformation"
+    shutil.copytree(load.TEMPLATE_DIR, templates, dirs_exist_ok=True)
     name, pattern, replacement = TEMPLATE_FAULTS[fault]
-    text = (dest / name).read_text()
+    target = templates
+    if name.endswith(WORKFLOW_SUFFIX):
+        target = Path(dest) / "workflows"
+        shutil.copytree(workflow_model.WORKFLOWS_DIR, target, dirs_exist_ok=True)
+    text = (target / name).read_text()
     new, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
     if n != 1:
         raise AssertionError(FAULT_STALE.format(fault=fault, template=name))
-    (dest / name).write_text(new)
-    return dest
+    (target / name).write_text(new)
+    return templates
 
 
 # ---- the IAM template (features/oidc.feature): each turns one IAM check red.
@@ -127,6 +194,10 @@ IAM_FAULTS = {
               "StringLike": {"${OidcIssuer}:sub": "repo:*"}}}]}'''),
     "missing-audience": (_DEPLOY_TRUST, '''            "Condition": {"StringEquals": {
               "${OidcIssuer}:sub": "${DeploySubject}"}}}]}'''),
+    # Both roles trust the verification subject: the read-only nightly job can assume the deploy role.
+    "roles-share-subject": (_DEPLOY_TRUST, '''            "Condition": {"StringEquals": {
+              "${OidcIssuer}:aud": "${OidcAudience}",
+              "${OidcIssuer}:sub": ["${DeploySubject}", "${VerifySubject}"]}}}]}'''),
 }
 IAM_FAULT_NOT_APPLIED = "seeded fault {fault!r} no longer applies to {path}: update harness/faults/aws.py IAM_FAULTS"
 
@@ -204,3 +275,26 @@ def seeded_stacks(fault: str, found: dict, stack: str, sha: str = "") -> dict:
     if found.get(stack) is None:
         raise errors.ProvisionError(f"seeded stack fault {fault!r}: stack {stack} does not exist")
     return {n: (STACK_FAULTS[fault](s, sha) if n == stack else s) for n, s in found.items()}
+
+
+# ---- settings.yaml github: (features/oidc.feature): edits of a copy of the github block.
+
+GITHUB_FAULTS = {
+    # The owner's case as someone typed it, not as GitHub sends it: IAM refuses every exchange.
+    "subject-case-differs": lambda gh: {**gh, "deploy_subject": gh["deploy_subject"].replace(
+        f"repo:{gh['repository']}:", f"repo:{gh['repository'].upper()}:")},
+    # The verification job's subject back to the deploy subject: the nightly job could assume the deploy role.
+    "verify-subject-is-main": lambda gh: {**gh, "verify_subject": gh["deploy_subject"]},
+    # A provider ARN of another account: the trust would name a provider that does not exist here.
+    "provider-other-account": lambda gh: {**gh, "oidc_provider": f"arn:aws:iam::111111111111:oidc-provider/"
+                                                                  f"{gh['oidc_issuer']}"},
+}
+
+
+def seeded_github(fault: str) -> dict:
+    """A copy of settings.yaml's github block with `fault` applied."""
+    from provision import config
+
+    if fault not in GITHUB_FAULTS:
+        raise errors.BadInput(FAULT_UNKNOWN.format(fault=fault, known=", ".join(GITHUB_FAULTS)))
+    return GITHUB_FAULTS[fault](dict(config.settings()["github"]))

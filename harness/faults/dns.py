@@ -84,6 +84,17 @@ def apply_dns_fault(target: Target, fault: str) -> str:
     return f"{name}.{zone} -> CNAME {content}"
 
 
+def tokens_without(permission: str, job: str = "deploy") -> dict[str, list[str]]:
+    """The rehearsal's Cloudflare tokens (settings dns.cloudflare_tokens) with `permission` taken
+    from `job`'s: pass to `provision.local.edge.start(..., strict=True, tokens=...)` to seed
+    "a Cloudflare token without a scope the run uses"."""
+    tokens = {k: list(v) for k, v in config.settings()["dns"]["cloudflare_tokens"].items()}
+    if job not in tokens or permission not in tokens[job]:
+        raise errors.BadInput(f"the {job!r} token has no permission {permission!r}: {tokens.get(job)}")
+    tokens[job].remove(permission)
+    return tokens
+
+
 def tls_fault_target(target: Target, domain: str, fault: str) -> Target:
     """The target narrowed to one domain, served by the endpoint with the seeded TLS fault."""
     if fault not in TLS_FAULTS:

@@ -78,3 +78,31 @@ def seed_fault(fault: str, env: str, workdir: Path) -> Path:
         k.setdefault("resources", []).append(f"seeded-{i}.yaml")
     kfile.write_text(yaml.safe_dump(k, sort_keys=False))
     return overlay
+
+
+# ---- the cluster overlay (manifests/cluster): faults of what installs the cluster's controllers.
+CLUSTER_FAULTS = {
+    # The state before issue 10: the NLB Service of ingress-nginx, and no controller behind it.
+    "no-ingress-controller": [{"target": {"kind": "Deployment", "name": "ingress-nginx-controller"},
+                               "patch": yaml.safe_dump({"$patch": "delete", "apiVersion": "apps/v1",
+                                                        "kind": "Deployment",
+                                                        "metadata": {"name": "ingress-nginx-controller",
+                                                                     "namespace": "ingress-nginx"}})}],
+    "no-ingress-class": [{"target": {"kind": "IngressClass", "name": "nginx"},
+                          "patch": yaml.safe_dump({"$patch": "delete", "apiVersion": "networking.k8s.io/v1",
+                                                   "kind": "IngressClass", "metadata": {"name": "nginx"}})}],
+}
+
+
+def seed_cluster_fault(fault: str, env: str, workdir: Path) -> Path:
+    """Copy manifests/ into `workdir`, seed `fault` into the env's cluster overlay; return that overlay."""
+    if fault not in CLUSTER_FAULTS:
+        raise errors.BadInput(UNKNOWN_FAULT.format(fault=fault, known=", ".join(CLUSTER_FAULTS)))
+    workdir = Path(workdir)
+    shutil.copytree(config.ROOT / MANIFESTS, workdir / MANIFESTS, dirs_exist_ok=True)
+    overlay = workdir / config.Environment.named(env)["cluster_overlay"]
+    kfile = overlay / "kustomization.yaml"
+    k = yaml.safe_load(kfile.read_text())
+    k.setdefault("patches", []).extend(CLUSTER_FAULTS[fault])
+    kfile.write_text(yaml.safe_dump(k, sort_keys=False))
+    return overlay

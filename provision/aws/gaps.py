@@ -33,3 +33,10 @@ def ignored_types(target, template_dir=None) -> tuple[str, ...]:
         for r in (load.load(load.path(stack, template_dir)).get("Resources") or {}).values()
     }
     return named(target, *sorted(types))
+
+
+def shared_emulator(target) -> bool:
+    """Whether tests share the target's AWS endpoint as a scratch emulator (each in its own copy of the
+    environment, roles made on the fly). Only the offline target: the rehearsal and live run against the
+    stacks the operator applied, with the rights their jobs have."""
+    return target.grade("aws") == "emulated" and not target.cannot.get("seeded_faults")

@@ -7,8 +7,10 @@ harness does what IAM does before credentials are issued; live, real IAM does it
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import re
+from datetime import datetime
 
 from ..findings import Finding, failed, graded, passed
 
@@ -42,15 +44,76 @@ def _like(pattern: str, value: str) -> bool:
     return re.fullmatch(rx, value, flags=re.DOTALL) is not None
 
 
+def arn_like(pattern: str, arn: str) -> bool:
+    """IAM's ArnLike (and Resource matching): the six colon-separated parts match one by one,
+    wildcards never cross the first five colons; `*` alone matches every ARN."""
+    if pattern == "*":
+        return True
+    p, a = pattern.split(":", 5), arn.split(":", 5)
+    return len(p) == len(a) == 6 and all(_like(x, y) for x, y in zip(p, a, strict=True))
+
+
+def _ip(p: str, v: str) -> bool:
+    try:
+        return ipaddress.ip_address(v) in ipaddress.ip_network(p, strict=False)
+    except ValueError:
+        return False
+
+
+def _num(cmp):
+    def match(p, v):
+        try:
+            return cmp(float(v), float(p))
+        except ValueError:
+            return False
+
+    return match
+
+
+def _date(cmp):
+    def when(x: str) -> float:
+        try:
+            return float(x)  # epoch seconds
+        except ValueError:
+            return datetime.fromisoformat(x.replace("Z", "+00:00")).timestamp()
+
+    def match(p, v):
+        try:
+            return cmp(when(v), when(p))
+        except ValueError:
+            return False
+
+    return match
+
+
 _MATCHERS = {
     "StringEquals": lambda p, v: p == v,
     "StringLike": _like,
     "StringEqualsIgnoreCase": lambda p, v: p.lower() == v.lower(),
+    "ArnLike": arn_like,
+    "ArnEquals": arn_like,  # IAM documents ArnEquals with the same wildcard matching as ArnLike
+    "Bool": lambda p, v: p.lower() == v.lower(),
+    "IpAddress": _ip,
+    "NumericEquals": _num(lambda v, p: v == p),
+    "NumericLessThan": _num(lambda v, p: v < p),
+    "NumericLessThanEquals": _num(lambda v, p: v <= p),
+    "NumericGreaterThan": _num(lambda v, p: v > p),
+    "NumericGreaterThanEquals": _num(lambda v, p: v >= p),
+    "DateEquals": _date(lambda v, p: v == p),
+    "DateLessThan": _date(lambda v, p: v < p),
+    "DateLessThanEquals": _date(lambda v, p: v <= p),
+    "DateGreaterThan": _date(lambda v, p: v > p),
+    "DateGreaterThanEquals": _date(lambda v, p: v >= p),
 }
 _NEGATED = {
     "StringNotEquals": "StringEquals",
     "StringNotLike": "StringLike",
     "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "ArnNotLike": "ArnLike",
+    "ArnNotEquals": "ArnEquals",
+    "NotIpAddress": "IpAddress",
+    "NumericNotEquals": "NumericEquals",
+    "DateNotEquals": "DateEquals",
 }
 
 

@@ -16,7 +16,7 @@ from ..config import Environment
 from ..findings import Finding, combine, failed, unverifiable
 from . import gaps as target_gaps
 from .clients import client
-from .monitoring_checks import budget_template
+from .monitoring_checks import budget_filter_problems, budget_template, cost_tag
 from .stack_api import listed as _listed
 from .stack_api import outputs as _outputs
 from .template_checks import (
@@ -291,12 +291,13 @@ def budget_live(target, env: Environment) -> Finding:
         static.subject,
         [
             static,
-            budget_api(budgets, account, name, float(env["budget_usd"]), outputs.get("AlertTopicArn", ""), target),
+            budget_api(budgets, account, name, float(env["budget_usd"]), outputs.get("AlertTopicArn", ""), target,
+                       cost_tag(env)),
         ],
     )
 
 
-def budget_api(budgets, account: str, name: str, amount: float, topic: str, target=None) -> Finding:
+def budget_api(budgets, account: str, name: str, amount: float, topic: str, target=None, tag=None) -> Finding:
     """The budget as the Budgets API shows it (also run against moto's Budgets API in tests).
 
     Passed only when a threshold's SNS subscriber was read and is the alert topic; unverifiable when
@@ -326,12 +327,14 @@ def budget_api(budgets, account: str, name: str, amount: float, topic: str, targ
         if any(s["SubscriptionType"] == "SNS" and s["Address"] == topic for s in subs):
             to_topic.append(f"{n['NotificationType']} > {n['Threshold']}%")
     limit = float(b["BudgetLimit"]["Amount"])
-    right = b["TimeUnit"] == "MONTHLY" and limit == amount
+    unfiltered = budget_filter_problems(b, *tag) if tag else []  # the environment's tag, not the whole account
+    right = b["TimeUnit"] == "MONTHLY" and limit == amount and not unfiltered
     actual = f"{b['TimeUnit']} {limit} {b['BudgetLimit']['Unit']}, {len(to_topic)} thresholds to the topic"
     evidence = tuple(to_topic + unseen)
     if not right:
-        return failed(subject, want, actual, (f"FAIL {b['TimeUnit']} {limit}, not MONTHLY {amount}", *evidence),
-                      gaps, grade=g)
+        wrong = [f"FAIL {b['TimeUnit']} {limit}, not MONTHLY {amount}"] if not unfiltered else []
+        return failed(subject, want, "; ".join([actual] + [u.removeprefix("FAIL ") for u in unfiltered]),
+                      (*wrong, *unfiltered, *evidence), gaps, grade=g)
     if to_topic:
         return Finding(True, subject, want, actual, evidence, gaps, grade=g)
     if unseen:

@@ -83,7 +83,7 @@ def ensure_roles(target: Target, env: Environment) -> dict[str, str]:
 
 def role_arn(target: Target, env: Environment, role: str = "DeployRole") -> str:
     """The ARN of a role of iam.yaml on the target (on an emulated endpoint: created there first)."""
-    if target.grade("aws") == "emulated":
+    if target_gaps.shared_emulator(target):
         arns = ensure_roles(target, env)
     else:
         t, r = parameters.iam_resolver(

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from ..ci import workflow_model
 from ..config import Environment, settings
 from ..findings import Finding, combine, failed, graded, passed
+from . import design_checks
 from . import gaps as target_gaps
 from .cfn import load, parameters
 from .cfn.resolve import Resolver, logical_id
@@ -190,8 +192,10 @@ def access_and_endpoint(eks: Resolver) -> Finding:
     )
 
 
-def addons(eks: Resolver) -> dict[str, dict]:
-    return {a["Properties"].get("AddonName"): a["Properties"] for a in eks.resources("AWS::EKS::Addon").values()}
+def addons(*stacks: Resolver) -> dict[str, dict]:
+    """The add-ons of the stacks (eks, and irsa for those whose role it creates)."""
+    return {a["Properties"].get("AddonName"): a["Properties"] for r in stacks
+            for a in r.resources("AWS::EKS::Addon").values()}
 
 
 @graded("static")
@@ -213,8 +217,8 @@ def network_policy_enforced(eks: Resolver) -> Finding:
 
 
 @graded("static")
-def required_addons(eks: Resolver) -> Finding:
-    got = set(addons(eks))
+def required_addons(eks: Resolver, *more: Resolver) -> Finding:
+    got = set(addons(eks, *more))
     missing = REQUIRED_ADDONS - got
     return Finding(
         not missing,
@@ -320,7 +324,9 @@ def template_check(env: Environment, target=None) -> Finding:
             control_plane_logging(eks),
             access_and_endpoint(eks),
             network_policy_enforced(eks),
-            required_addons(eks),
+            required_addons(eks, irsa),
+            design_checks.addon_roles_ordered({"network": net, "eks": eks, "irsa": irsa, "monitoring": mon}),
+            design_checks.api_endpoint_reachable(eks, env, workflow_model.committed()),
             irsa_trust(irsa, app_namespace(), target_gaps.named(target, "AWS::IAM::OIDCProvider")),
             alarms_notify(mon),
             log_groups_retained(mon, env.cluster_name),

@@ -7,11 +7,12 @@ judged by its shape and by the harness's IAM evaluator on probe tokens (model).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .. import config, errors, findings
 from ..config import Environment
-from ..findings import Finding, combine
+from ..findings import Finding, combine, graded
 from . import iam_roles
 from .cfn import load, parameters
 from .iam_eval import as_list, evaluate_trust
@@ -119,6 +120,10 @@ def check_trust(
         "another audience": _probe_claims(want_sub, "sts.example.com"),
         "no audience": {"sub": want_sub},
     }
+    # The other role's job: the verification job must never get the deploy role, nor the reverse.
+    for key, what in (("deploy_subject", "the deploy job"), ("verify_subject", "the verification job")):
+        if key != subject_key and gh.get(key):
+            refuse[what] = _probe_claims(gh[key], aud)
     if evaluate_trust(trust, _probe_claims(want_sub, aud), host, provider_arn).ok is False:
         behaviour.append(f"refuses {want_sub} with aud {aud}")
     for what, claims in refuse.items():
@@ -129,7 +134,7 @@ def check_trust(
         not problems,
         f"trust policy of {role} in {Path(path).name}",
         f"only {want_sub} with aud {aud}",
-        "; ".join(problems) or "only the main branch subject, audience required",
+        "; ".join(problems) or "only its own subject, audience required",
         evidence=tuple(problems) or (json.dumps(trust),),
         gaps=(),
         grade="model",
@@ -143,11 +148,75 @@ def caught(finding: Finding, naming: str) -> Finding:
 
 def check_template(path: Path = load.IAM_TEMPLATE, env: Environment | None = None, gaps=()) -> Finding:
     """The whole IAM check: least privilege, and both roles' trust."""
+    from .workflow_trust import jobs_assume_only_their_roles
+
     return combine(
         f"IAM template {Path(path).name}",
         [
             check_no_admin(path, env, gaps),
             check_trust(path, env, "DeployRole", "deploy_subject"),
             check_trust(path, env, "VerifyRole", "verify_subject"),
+            jobs_assume_only_their_roles(iam_path=path, env=env),
+            subjects_match_repository(),
+            oidc_provider_setting(path=path),
         ],
     )
+
+
+REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+
+
+@graded("static")
+def subjects_match_repository(gh: dict | None = None) -> Finding:
+    """Both subjects start with `repo:<github.repository>:` in exactly its case (IAM compares the sub
+    case-sensitively; GitHub sends the repository's real owner/name case), and the verification subject
+    is the environment subject of github.verify_environment."""
+    gh = gh or config.settings()["github"]
+    repo = str(gh.get("repository", ""))
+    problems = [] if REPOSITORY.match(repo) else [f"FAIL github.repository {repo!r} is not owner/name"]
+    for key in ("deploy_subject", "verify_subject"):
+        sub = str(gh.get(key, ""))
+        prefix = f"repo:{repo}:"
+        if sub.startswith(prefix):
+            continue
+        if sub.lower().startswith(prefix.lower()):
+            problems.append(f"FAIL github.{key} {sub!r}: the repository's case differs from github.repository "
+                            f"{repo!r} (IAM compares the sub case-sensitively)")
+        else:
+            problems.append(f"FAIL github.{key} {sub!r} does not start with {prefix!r}")
+    want_verify = f"repo:{repo}:environment:{gh.get('verify_environment', '')}"
+    if gh.get("verify_environment") and gh.get("verify_subject") != want_verify:
+        problems.append(f"FAIL github.verify_subject {gh.get('verify_subject')!r} is not {want_verify!r}, the sub "
+                        "GitHub sends a job of github.verify_environment")
+    return Finding(not problems, "the trust subjects name github.repository in its exact case (settings)",
+                   f"repo:{repo}:... in exactly this case", "; ".join(p.removeprefix("FAIL ") for p in problems)
+                   or "both subjects match", tuple(problems) or (f"repository {repo}",))
+
+
+@graded("static")
+def oidc_provider_setting(gh: dict | None = None, account_id: str | None = None,
+                          path: Path = load.IAM_TEMPLATE) -> Finding:
+    """github.oidc_provider is `create` (only the oidc_provider_env's iam stack creates the provider) or
+    the ARN of the account's existing GitHub provider (no iam stack creates one; every trust names it)."""
+    s = config.settings()
+    gh = gh or s["github"]
+    account_id = account_id or s["aws"]["account_id"]
+    value = str(gh.get("oidc_provider", ""))
+    arn = f"arn:aws:iam::{account_id}:oidc-provider/{gh['oidc_issuer']}"
+    problems, evidence = [], []
+    if value not in ("create", arn):
+        problems.append(f"FAIL github.oidc_provider {value!r}: expected `create` or {arn!r}")
+    else:
+        for name in config.environments():
+            t, r = parameters.iam_resolver(Environment.named(name), path, account_id, **(
+                {} if value == "create" else {"ExistingOidcProviderArn": value}))
+            creates = bool(r.conditions.get("CreateOidcProvider")) and "GitHubOidcProvider" in t["Resources"]
+            owner = value == "create" and name == gh.get("oidc_provider_env")
+            if creates != owner:
+                problems.append(f"FAIL iam stack of {name} {'creates' if creates else 'does not create'} the "
+                                f"provider with github.oidc_provider {value!r}")
+            else:
+                evidence.append(f"{name}: {'creates the provider' if creates else 'uses ' + arn}")
+    return Finding(not problems, "the account's GitHub OIDC provider is created once or taken as it exists",
+                   "`create` (by oidc_provider_env only) or the existing provider's ARN",
+                   "; ".join(p.removeprefix("FAIL ") for p in problems) or value, tuple(problems + evidence))

@@ -26,6 +26,12 @@ class CloudflareError(errors.ProvisionError):
         self.status, self.codes = status, codes
 
 
+def _error_text(e: dict) -> str:
+    """One error, with its error_chain (e.g. "1004 DNS Validation Error (9021 TTL must be ...)")."""
+    chain = "; ".join(f"{c.get('code')} {c.get('message')}" for c in e.get("error_chain") or ())
+    return f"{e.get('code')} {e.get('message')}" + (f" ({chain})" if chain else "")
+
+
 class Cloudflare:
     def __init__(self, base: str, token: str, timeout: float = TIMEOUT):
         if not token:
@@ -51,11 +57,13 @@ class Cloudflare:
             body = {"success": False, "errors": [{"code": 0, "message": r.text[:200]}]}
         if not body.get("success"):
             errs = body.get("errors") or [{"code": 0, "message": r.reason}]
-            text = "; ".join(f"{e.get('code')} {e.get('message')}" for e in errs)
+            text = "; ".join(_error_text(e) for e in errs)
             exc_cls = errors.TargetUnavailable if r.status_code in (401, 403) else CloudflareError
             msg = API_FAILED.format(method=method, path=path, status=r.status_code, errors=text)
             if exc_cls is CloudflareError:
-                raise CloudflareError(msg, r.status_code, tuple(e.get("code", 0) for e in errs))
+                codes = [e.get("code", 0) for e in errs] + [c.get("code", 0) for e in errs
+                                                              for c in e.get("error_chain") or ()]
+                raise CloudflareError(msg, r.status_code, tuple(codes))
             raise exc_cls(msg)
         return body
 

@@ -1,24 +1,31 @@
 """Pure judgments of already-fetched DNS records, answers and certificates.
 
-No I/O here: each function takes data and returns a problem (a short text
-naming what is wrong) or None. Unit-tested in tests/test_dns_predicates.py.
+No I/O here (beyond reading the Cloudflare ranges file at import): each
+function takes data and returns a problem (a short text naming what is
+wrong) or None. Unit-tested in tests/test_dns_predicates.py.
 """
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 
 from .. import config
 
-# Cloudflare's published edge ranges (https://www.cloudflare.com/ips-v4): a
-# proxied record answers with these instead of the origin.
-CLOUDFLARE_IPV4 = ("173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22",
-                   "141.101.64.0/18", "108.162.192.0/18", "190.93.240.0/20", "188.114.96.0/20",
-                   "197.234.240.0/22", "198.41.128.0/17", "162.158.0.0/15", "104.16.0.0/13",
-                   "104.24.0.0/14", "172.64.0.0/13", "131.0.72.0/22")
+# Cloudflare's published edge ranges (https://www.cloudflare.com/ips-v4, kept in
+# cloudflare-ips-v4.txt with its source): a proxied record answers with these instead of the origin.
+CLOUDFLARE_IPS_FILE = Path(__file__).with_name("cloudflare-ips-v4.txt")
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(str(ipaddress.ip_network(line)) for line in lines if line)
+
+
+CLOUDFLARE_IPV4 = _cidrs(CLOUDFLARE_IPS_FILE.read_text())
 
 
 def _norm(name: str) -> str:

@@ -5,6 +5,11 @@ edge's loopback server), else the system resolver (live). Judgments are the
 pure functions of predicates.py. Grades: what DNS answered is
 target.grade("dns"), what the Cloudflare API holds target.grade("cloudflare"),
 a TLS handshake target.grade("tls").
+
+The rehearsal's edge answers a proxied name with Cloudflare edge addresses, as
+Cloudflare does; its HTTPS listens on loopback, so the TLS probe connects
+through the target's connect map (target.local["edge"]["connect_map"]: CIDR ->
+loopback address), and says so in its evidence. Live there is no map.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ TIMEOUT = 5.0
 PROXIED_GAP = ("{name} is proxied by Cloudflare: public DNS answers Cloudflare edge addresses, so the origin "
                "was checked through the record's content in the Cloudflare API")
 NOT_LOOPBACK = "refusing to connect offline to {addr}: not a loopback address"
+VIA_MAP = "{answered} (Cloudflare's edge) reached at {addr} through the target's connect map"
 
 
 def _dns_settings() -> dict:
@@ -157,6 +163,16 @@ def health_path(domain: str) -> str:
     return paths["api"] if domain.lower().startswith("api.") else paths["web"]
 
 
+def connect_address(target: Target, addr: str) -> str:
+    """Where to connect for `addr`: the connect map's address for it, else `addr` itself."""
+    cmap = (target.local.get("edge") or {}).get("connect_map") or {}
+    ip = ipaddress.ip_address(addr)
+    for cidr, via in cmap.items():
+        if ip in ipaddress.ip_network(cidr):
+            return via
+    return addr
+
+
 def _connect(addr: str, port: int, ctx: ssl.SSLContext, domain: str) -> ssl.SSLSocket:
     sock = socket.create_connection((addr, port), timeout=TIMEOUT)
     try:
@@ -193,10 +209,13 @@ def _tls_domain(target: Target, domain: str, r, min_days: int | None, now: dt.da
     a = query(r or resolver(target), domain)
     if not a.addresses:
         return failed(subject, expected, f"{domain} does not resolve: {a.text()}")
-    addr = a.addresses[0]
+    answered = a.addresses[0]
+    addr = connect_address(target, answered)
     if target.dns_server and not ipaddress.ip_address(addr).is_loopback:
         return failed(subject, expected, NOT_LOOPBACK.format(addr=addr))
     problems, evidence = [], []
+    if addr != answered:
+        evidence.append(VIA_MAP.format(answered=answered, addr=addr))
     # 1) what the server presents, unverified, judged by the pure predicates
     raw = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     raw.check_hostname, raw.verify_mode = False, ssl.CERT_NONE

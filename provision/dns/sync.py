@@ -67,12 +67,17 @@ def zone_id(target: Target, cf: Cloudflare) -> str:
 
 
 def plan(records: list[dict], settings_now: dict, domains, lb_host: str, wanted_settings: dict) -> list[Change]:
-    """What to change so each domain is one CNAME to `lb_host` (pure: on fetched data)."""
+    """What to change so each domain is one proxied CNAME to `lb_host` (pure: on fetched data).
+
+    Proxied: else Cloudflare's SSL mode and Always Use HTTPS do not apply to the name and
+    public DNS shows the origin (an AKS-era record may well be DNS only)."""
     out: list[Change] = []
     lb = lb_host.rstrip(".").lower()
     for d in domains:
         mine = [r for r in records if r["name"] == d and r["type"] in ADDRESS_TYPES]
         if len(mine) == 1 and mine[0]["type"] == "CNAME" and mine[0]["content"].rstrip(".").lower() == lb:
+            if not mine[0].get("proxied"):
+                out.append(Change("update", d, f"CNAME {lb} DNS only -> proxied [{mine[0]['id']}]"))
             continue
         if not mine:
             out.append(Change("create", d, f"CNAME {lb} (proxied)"))
@@ -82,7 +87,7 @@ def plan(records: list[dict], settings_now: dict, domains, lb_host: str, wanted_
             out.append(Change("delete", d, f"{r['type']} {r['content']} [{r['id']}]"))
         first = mine[0]
         action = "update" if first["type"] == "CNAME" else "replace"
-        out.append(Change(action, d, f"{first['type']} {first['content']} -> CNAME {lb} [{first['id']}]"))
+        out.append(Change(action, d, f"{first['type']} {first['content']} -> CNAME {lb} (proxied) [{first['id']}]"))
     for k, v in wanted_settings.items():
         if settings_now.get(k) != v:
             out.append(Change("setting", k, f"{settings_now.get(k)} -> {v}"))
@@ -102,7 +107,6 @@ def sync(target: Target, env: str, progress=lambda m: None, dry_run: bool = Fals
     lines = [f"{environment['name']}: load balancer {lb}"] + [f"gap: {g}" for g in gaps]
     if not changes:
         return lines + [f"no changes: {len(target.domains)} domains already lead to {lb}, settings as wanted"]
-    by_id = {r["id"]: r for r in records}
     for c in changes:
         progress(("would " if dry_run else "") + c.line())
         lines.append(("would " if dry_run else "") + c.line())
@@ -114,12 +118,10 @@ def sync(target: Target, env: str, progress=lambda m: None, dry_run: bool = Fals
             cf.set_setting(zid, c.name, wanted[c.name])
         else:
             rid = c.detail.rsplit("[", 1)[1].rstrip("]")
-            old = by_id[rid]
             if c.action == "delete":
                 cf.delete_record(zid, rid)
             elif c.action == "update":
-                cf.update_record(zid, rid, content=lb)
+                cf.update_record(zid, rid, content=lb, proxied=True, ttl=1)  # a proxied record's TTL is automatic
             else:
-                cf.replace_record(zid, rid, {"type": "CNAME", "name": c.name, "content": lb,
-                                             "proxied": old.get("proxied", True), "ttl": old.get("ttl", 1)})
+                cf.replace_record(zid, rid, {"type": "CNAME", "name": c.name, "content": lb, "proxied": True, "ttl": 1})
     return lines + [f"{'would make' if dry_run else 'made'} {len(changes)} changes"]

@@ -301,3 +301,55 @@ def tally(subject: str, bad: list[str], n: int, what: str) -> Finding:
     if bad:
         return failed(subject, f"0 of {n} {what} in violation", f"{len(bad)} in violation", [f"FAIL {b}" for b in bad])
     return passed(subject, f"all {n} {what}", f"all {n} {what} comply")
+
+
+def _controller_deployments(cluster: list[dict], controller: str) -> list[str]:
+    """Deployments of the cluster overlay that serve `controller` (ingress-nginx: --controller-class=)."""
+    out = []
+    for w in workloads(cluster):
+        args = [str(a) for c in containers(w) for a in (c.get("args") or []) + (c.get("command") or [])]
+        if f"--controller-class={controller}" in args:
+            out.append(f"{ref(w)} ({', '.join(c.get('image', '') for c in containers(w))})")
+    return out
+
+
+@STATIC
+def check_ingress_class_installed(app: list[dict], cluster: list[dict]) -> Finding:
+    """Each Ingress of the app names an IngressClass of the cluster overlay whose controller a Deployment of
+    the cluster overlay runs (nothing else installs one on EKS)."""
+    classes = {o["metadata"]["name"]: (o.get("spec") or {}).get("controller", "")
+               for o in cluster if o.get("kind") == "IngressClass"}
+    bad, evidence = [], []
+    ingresses = [o for o in app if o.get("kind") == "Ingress"]
+    for ing in ingresses:
+        name = (ing.get("spec") or {}).get("ingressClassName")
+        if name not in classes:
+            bad.append(f"{ref(ing)} names IngressClass {name}, which the cluster overlay does not install")
+            continue
+        deps = _controller_deployments(cluster, classes[name])
+        if not deps:
+            bad.append(f"{ref(ing)}: IngressClass {name} ({classes[name]}) has no controller Deployment in the "
+                       "cluster overlay")
+        else:
+            evidence.append(f"{ref(ing)} -> IngressClass {name} ({classes[name]}) -> {', '.join(deps)}")
+    f = tally("every Ingress names an IngressClass whose controller the cluster overlay installs", bad,
+              len(ingresses), "ingresses")
+    return dataclasses.replace(f, evidence=f.evidence + tuple(evidence))
+
+
+@STATIC
+def check_pinned_versions(cluster: list[dict], versions: dict | None = None) -> Finding:
+    """Images of the cluster add-ons carry the exact version of settings.yaml `versions:`."""
+    v = versions or config.settings()["versions"]
+    want = {"ingress-nginx/controller": v.get("ingress_nginx"),
+            "eks/aws-load-balancer-controller": v.get("aws_load_balancer_controller")}
+    bad, seen = [], []
+    for w in workloads(cluster):
+        for c in containers(w):
+            image = c.get("image", "")
+            for repo, version in want.items():
+                if f"/{repo}:" in image:
+                    seen.append(image)
+                    if image.split(":", 1)[1].split("@")[0] != f"v{version}":
+                        bad.append(f"{ref(w)} container {c['name']}: {image} is not v{version} (settings versions)")
+    return tally("the cluster add-ons run the versions of settings.yaml", bad, len(seen), "add-on images")

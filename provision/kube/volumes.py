@@ -1,9 +1,14 @@
 """Offline only: volumes for StatefulSet claims where no storage driver runs.
 
 EKS provisions the postgres claim through the EBS CSI driver (StorageClass
-gp3). The local control plane has no driver, so for each claim a deploy will
-create we pre-create a PersistentVolume already bound to it (claimRef): the
-PV controller binds it, the scheduler places the pod, kwok runs it.
+gp3). The offline control plane has no driver (its target declares
+`cannot["volume_provisioning"]`), so for each claim a deploy will create we
+pre-create a PersistentVolume already bound to it (claimRef): the PV
+controller binds it, the scheduler places the pod, kwok runs it.
+
+A target that provisions volumes itself (live: the EBS CSI driver; rehearsal:
+provision/local/storage_controller.py, its stand-in) gets nothing from
+`prebind`: the claims must be bound by the provisioner, as in production.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ def claims(objs) -> list[tuple[str, str, str, str]]:
 
 
 def prebind(target: Target, objs) -> list[str]:
+    """Pre-bound volumes for the claims of `objs`, only on a target that cannot provision them."""
+    if "volume_provisioning" not in target.cannot:
+        return []
     made = []
     for ns, claim, sc, size in claims(objs):
         pv = f"local-{ns}-{claim}"[:253]

@@ -28,7 +28,8 @@ from .. import errors
 from ..config import Environment
 from ..findings import failed, passed, wait_until
 from ..kube import client
-from . import build, procs
+from . import build, controlplane_strict, procs
+from .controller_rbac import controller_rbac
 from .kubeconfig import ENCRYPTION_PROVIDER, write_encryption_config, write_kubeconfig
 from .kwok_nodes import KWOK_MANAGED, node_manifest, node_specs
 from .kwok_stages import kwok_stages
@@ -49,7 +50,7 @@ def _dir(state_dir: Path) -> Path:
 
 # ---------------------------------------------------------------- start / stop
 
-def _argv(d: Path, ports: dict, encrypt: bool) -> dict[str, list[str]]:
+def _argv(d: Path, ports: dict, encrypt: bool, strict_flags: list[str] = ()) -> dict[str, list[str]]:
     pki = d / "pki"
     etcd_url = f"http://127.0.0.1:{ports['etcd']}"
     apiserver = [
@@ -72,6 +73,7 @@ def _argv(d: Path, ports: dict, encrypt: bool) -> dict[str, list[str]]:
     ]
     if encrypt:
         apiserver.append(f"--encryption-provider-config={d / 'encryption.yaml'}")
+    apiserver += list(strict_flags)   # rehearsal mode only (controlplane_strict)
     return {
         "etcd": [
             str(build.binary("etcd")), "--name=node0", f"--data-dir={d / 'etcd-data'}",
@@ -175,29 +177,35 @@ def _check_procs(d: Path, state_dir: Path) -> None:
 
 def start(state_dir: Path, progress=print, encrypt: bool = True, env: str = "dev",
           provider: str = ENCRYPTION_PROVIDER, keys: list[tuple[str, bytes]] | None = None,
-          apiserver_only: bool = False) -> dict:
+          apiserver_only: bool = False, strict: bool | None = None) -> dict:
     """Start etcd, kube-apiserver, controller-manager, scheduler and kwok with the
     Nodes of environment `env`'s node group; returns what target.local["controlplane"] holds.
 
     Secrets at rest: `provider` (secretbox, aescbc, aesgcm; identity stores plaintext) with `keys`
     ((name, key bytes), the first one writes; default one generated key), unless `encrypt` is False
     (no EncryptionConfiguration at all). `apiserver_only`: etcd and kube-apiserver alone (no
-    controllers, no kwok, no Nodes), for checks of what the API server stores."""
+    controllers, no kwok, no Nodes), for checks of what the API server stores.
+    `strict` (default: the stack's mode is rehearsal): IAM token webhook, access-entry RBAC and an
+    audit log (provision.local.controlplane_strict); off, the flags are the offline ones."""
     state_dir = Path(state_dir)
+    if strict is None:
+        from .stack import mode_of
+        strict = mode_of(state_dir) == "rehearsal"
     stop(state_dir)  # leftovers of a crashed run would hold the etcd data dir
     d = _dir(state_dir)
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     os.chmod(d, 0o700)
     try:
-        return _start(state_dir, d, progress, encrypt, Environment.named(env), provider, keys, apiserver_only)
+        return _start(state_dir, d, progress, encrypt, Environment.named(env), provider, keys, apiserver_only,
+                      strict)
     except BaseException:
         stop(state_dir)
         raise
 
 
 def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment, provider: str = ENCRYPTION_PROVIDER,
-           keys=None, apiserver_only: bool = False) -> dict:
+           keys=None, apiserver_only: bool = False, strict: bool = False) -> dict:
     t0 = time.monotonic()
     pki = d / "pki"
     make_pki(pki, SERVICE_CIDR)
@@ -207,7 +215,7 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment, 
     for who in CLIENTS:
         write_kubeconfig(d / f"{who}.kubeconfig", server, pki, who)
     (d / "kwok.yaml").write_text(yaml.safe_dump_all(kwok_stages(), sort_keys=False))
-    argv = _argv(d, ports, encrypt)
+    argv = _argv(d, ports, encrypt, controlplane_strict.prepare(d, state_dir) if strict else [])
     kwok_home = d / "kwok-home"   # keeps a user's ~/.kwok/kwok.yaml out of it
     kwok_home.mkdir()
 
@@ -245,6 +253,8 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment, 
         "encryption_key": key_name,
         "kubernetes_ca": str(pki / "ca.crt"),
     }
+    if strict:
+        info.update(controlplane_strict.bootstrap(admin, d, server, env))
     if apiserver_only:
         wait_until("namespace default", lambda: _namespace(admin, "default"), READY_TIMEOUT, interval=0.1)
         progress(f"control plane: API server alone ready in {time.monotonic() - t0:.1f}s")
@@ -252,7 +262,7 @@ def _start(state_dir: Path, d: Path, progress, encrypt: bool, env: Environment, 
     progress(f"control plane: kube-apiserver ready after {time.monotonic() - t0:.1f}s; "
              "starting controller-manager, scheduler, kwok")
     nodes = node_specs(env)
-    for obj in _kwok_rbac() + [node_manifest(spec) for spec in nodes]:
+    for obj in _kwok_rbac() + controller_rbac() + [node_manifest(spec) for spec in nodes]:
         client.create(admin, obj, exist_ok=True)
     procs.spawn(f"{NAME}-controller-manager", argv["controller-manager"], state_dir)
     procs.spawn(f"{NAME}-scheduler", argv["scheduler"], state_dir)
@@ -285,10 +295,10 @@ def stop(state_dir: Path) -> None:
 
 @contextmanager
 def temporary(state_dir: Path, encrypt: bool = True, progress=lambda m: None, provider: str = ENCRYPTION_PROVIDER,
-              keys: list[tuple[str, bytes]] | None = None, apiserver_only: bool = False):
+              keys: list[tuple[str, bytes]] | None = None, apiserver_only: bool = False, strict: bool = False):
     """A short-lived second control plane (seeded faults, other encryption configs), stopped on exit."""
     try:
         yield start(Path(state_dir), progress, encrypt=encrypt, provider=provider, keys=keys,
-                    apiserver_only=apiserver_only)
+                    apiserver_only=apiserver_only, strict=strict)
     finally:
         stop(Path(state_dir))

@@ -8,6 +8,7 @@ messages are constants so that tests assert the exact text.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import threading
 import uuid
@@ -15,6 +16,11 @@ from collections.abc import Callable
 
 SHARED_ACCOUNT = "offline-account"
 SETTINGS = {"ssl": ("off", "flexible", "full", "strict"), "always_use_https": ("on", "off")}
+# The offline zone's settings (as the migration leaves them), and a zone new to Cloudflare's
+# (the rehearsal's: SSL "flexible", Always Use HTTPS "off": what `provision dns sync` must change).
+MIGRATED_SETTINGS = {"ssl": "strict", "always_use_https": "on"}
+NEW_ZONE_SETTINGS = {"ssl": "flexible", "always_use_https": "off"}
+MIN_TTL, MAX_TTL, AUTO = 60, 86400, 1   # 30 for Enterprise zones: not ours
 RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS")
 PROXIABLE = ("A", "AAAA", "CNAME")
 NAME_SERVERS = ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"]
@@ -26,7 +32,9 @@ ZONE_EXISTS = "{name} already exists"
 UNSUPPORTED_TYPE = "DNS Validation Error: unsupported record type {rtype}"
 CONTENT_REQUIRED = "Content for record is required"
 BAD_ADDRESS = "Content for {rtype} record must be a valid IPv{version} address."
-BAD_TTL = "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic."
+DNS_VALIDATION = "DNS Validation Error"   # code 1004; the cause is in its error_chain
+BAD_TTL = "TTL must be between 60 and 86400 seconds, or 1 for Automatic."   # 9021
+CANNOT_PROXY = "This kind of record cannot be proxied"                        # 9004
 HOST_TAKEN = "An A, AAAA, or CNAME record with that host already exists."
 IDENTICAL_RECORD = "An identical record already exists."
 RECORD_NOT_FOUND = "Record does not exist."
@@ -35,11 +43,20 @@ BAD_SETTING_VALUE = "Invalid value for zone setting {setting}"
 
 
 class ApiError(Exception):
-    """A refusal as Cloudflare gives it: HTTP status, error code, message."""
+    """A refusal as Cloudflare gives it: HTTP status, error code, message (and the error_chain
+    of its cause, as in {"code": 1004, "message": "DNS Validation Error", "error_chain": [...]})."""
 
-    def __init__(self, status: int, code: int, message: str):
+    def __init__(self, status: int, code: int, message: str, chain: tuple[tuple[int, str], ...] = ()):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.chain = status, code, message, tuple(chain)
+
+    def cause(self) -> tuple[int, str]:
+        """The innermost (code, message): what tests compare."""
+        return self.chain[-1] if self.chain else (self.code, self.message)
+
+
+def dns_validation(code: int, message: str) -> ApiError:
+    return ApiError(400, 1004, DNS_VALIDATION, ((code, message),))
 
 
 def now() -> str:
@@ -51,13 +68,13 @@ def norm(name: str) -> str:
 
 
 class Zone:
-    def __init__(self, name: str, account: str):
+    def __init__(self, name: str, account: str, settings: dict | None = None):
         self.id = uuid.uuid4().hex
         self.name = norm(name)
         self.account = account
         self.created = now()
         self.records: dict[str, dict] = {}
-        self.settings = {"ssl": "strict", "always_use_https": "on"}
+        self.settings = dict(settings or MIGRATED_SETTINGS)
         self.modified = {k: self.created for k in self.settings}
         self.dns = None  # its DNS listener (has .port and .close())
 
@@ -104,11 +121,16 @@ def validate(z: Zone, rec: dict, own_id: str | None = None) -> dict:
         raise ApiError(400, 9000 if not rtype else 1004, UNSUPPORTED_TYPE.format(rtype=rtype or "(none)"))
     name = z.full_name(rec.get("name", ""))
     content = _content(rtype, rec)
-    ttl = int(rec.get("ttl", 1))
-    if ttl != 1 and not 30 <= ttl <= 86400:
-        raise ApiError(400, 9021, BAD_TTL)
+    try:
+        ttl = int(rec.get("ttl", AUTO))
+    except (TypeError, ValueError):
+        raise dns_validation(9021, BAD_TTL) from None
+    if ttl != AUTO and not MIN_TTL <= ttl <= MAX_TTL:
+        raise dns_validation(9021, BAD_TTL)
     proxiable = rtype in PROXIABLE
-    proxied = bool(rec.get("proxied", False)) and proxiable
+    proxied = bool(rec.get("proxied", False))
+    if proxied and not proxiable:
+        raise dns_validation(9004, CANNOT_PROXY)
     others = [r for r in z.records.values() if r["name"] == name and r["id"] != own_id]
     if rtype == "CNAME" and any(r["type"] in PROXIABLE for r in others) or \
             rtype in ("A", "AAAA") and any(r["type"] == "CNAME" for r in others):
@@ -127,13 +149,28 @@ class Store:
 
     `lb_host`/`lb_addr`: the offline load balancer, which the DNS answers for
     beside the zone. `serve_zone(store, zone)` starts a zone's DNS listener.
+    `strict` (the rehearsal): a zone created here has a new zone's settings, and
+    the DNS answers a proxied name with Cloudflare edge addresses (`edge_ranges`).
     """
 
-    def __init__(self, lb_host: str, lb_addr: str, serve_zone: Callable | None = None):
+    def __init__(self, lb_host: str, lb_addr: str, serve_zone: Callable | None = None, strict: bool = False,
+                 edge_ranges: tuple[str, ...] = ()):
         self.lock = threading.RLock()
         self.zones: dict[str, Zone] = {}
         self.lb_host, self.lb_addr = norm(lb_host), lb_addr
         self.serve_zone = serve_zone
+        self.strict = strict
+        self.edge_ranges = tuple(ipaddress.ip_network(r) for r in edge_ranges)
+
+    def is_lb(self, name: str) -> bool:
+        """Whether `name` is the load balancer the DNS answers for. Strict (the rehearsal), any AWS load
+        balancer name does, as public DNS answers for each: the name is whatever the cluster's load
+        balancer controller wrote (provision/local/lb_controller.py), not a seeded one."""
+        name = norm(name)
+        if self.strict:
+            # NLB: *.elb.<region>.amazonaws.com; ALB: *.<region>.elb.amazonaws.com
+            return name == self.lb_host or (name.endswith(".amazonaws.com") and ".elb." in name)
+        return name == self.lb_host
 
     def zone(self, zone_id: str) -> Zone:
         z = self.zones.get(zone_id)
@@ -151,7 +188,7 @@ class Store:
                 raise ApiError(400, 1097, INVALID_ZONE_NAME)
             if any(z.name == norm(name) and z.account == account for z in self.zones.values()):
                 raise ApiError(400, 1061, ZONE_EXISTS.format(name=norm(name)))
-            z = Zone(name, account)
+            z = Zone(name, account, NEW_ZONE_SETTINGS if self.strict else MIGRATED_SETTINGS)
             if self.serve_zone is not None:
                 z.dns = self.serve_zone(self, z)
             self.zones[z.id] = z
@@ -163,6 +200,17 @@ class Store:
             del self.zones[zone_id]
         if z.dns:
             z.dns.close()
+
+    def edge_addresses(self, name: str) -> list[str]:
+        """Where Cloudflare's DNS sends a proxied name (strict only): two addresses of its
+        published ranges, the same for the same name (a real zone's answers are stable too)."""
+        digest = hashlib.sha256(norm(name).encode()).digest()
+        out = []
+        for i in range(min(2, len(self.edge_ranges))):
+            net = self.edge_ranges[(digest[i] + i) % len(self.edge_ranges)]
+            offset = 1 + int.from_bytes(digest[4 + 4 * i: 8 + 4 * i], "big") % (net.num_addresses - 2)
+            out.append(str(net.network_address + offset))
+        return sorted(set(out))
 
     # records
     def create_record(self, zone_id: str, body: dict) -> dict:

@@ -1,43 +1,53 @@
 """The Cloudflare v4 API subset of the edge stand-in: routes (Flask), request parsing, the envelope.
 
-Bearer auth; every answer is Cloudflare's {success, errors, messages, result,
-result_info} envelope; the model (edge_cloudflare_model) decides and refuses.
+Bearer auth with scoped tokens (edge_cloudflare_tokens: each route needs a
+permission on its zone); every answer is Cloudflare's {success, errors, messages,
+result, result_info} envelope; the model (edge_cloudflare_model) decides and
+refuses. With a request log (the rehearsal's), each call is one JSON line: the
+token's name, method, path, status, and whether it was a write.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, request
+import json
+import threading
+import time
+
+from flask import Flask, current_app, g, jsonify, request
 
 from .edge_cloudflare_model import SHARED_ACCOUNT, ApiError, Store
+from .edge_cloudflare_tokens import AUTH_ERROR, BAD_HEADERS, WRITES, ZONE_READ, Tokens, authorize  # noqa: F401
 
 BASE = "/client/v4"
 STORE = "cloudflare_store"
-TOKEN = "cloudflare_token"
+TOKENS = "cloudflare_tokens"
+REQUEST_LOG = "cloudflare_request_log"
 BAD_PAGING = "Invalid page or per_page"
 NO_ROUTE = "No route for that URI"
 NOT_ALLOWED = "Method not allowed for this route"
-BAD_HEADERS = "Invalid request headers"
-AUTH_ERROR = "Authentication error"
 MALFORMED_JSON = "Malformed JSON in request body"
+# Documented page sizes: (default, minimum, maximum) per list.
+ZONES_PAGING = (20, 5, 50)
+RECORDS_PAGING = (100, 1, 5_000_000)   # the current schema (older docs: 5..5000)
 
 # ---------------------------------------------------------------- request parsing (pure)
 
 
-def paging(args, default_per_page: int, max_per_page: int) -> tuple[int, int]:
-    """(page, per_page) from the query, clamped as Cloudflare clamps them."""
+def paging(args, sizes: tuple[int, int, int]) -> tuple[int, int]:
+    """(page, per_page) from the query: page >= 1, per_page within the list's documented sizes."""
+    default, low, high = sizes
     try:
-        page = max(1, int(args.get("page", 1)))
-        per_page = min(max_per_page, max(1, int(args.get("per_page", default_per_page))))
+        page = int(args.get("page", 1))
+        per_page = int(args.get("per_page", default))
     except ValueError:
         raise ApiError(400, 1001, BAD_PAGING) from None
+    if page < 1 or not low <= per_page <= high:
+        raise ApiError(400, 1001, BAD_PAGING)
     return page, per_page
 
 
 def bearer(header: str, token: str) -> None:
-    """The Authorization header must carry exactly the stand-in's token."""
-    if not header.startswith("Bearer ") or not header[7:].strip():
-        raise ApiError(400, 6003, BAD_HEADERS)
-    if header[7:].strip() != token:
-        raise ApiError(403, 10000, AUTH_ERROR)
+    """The Authorization header must carry exactly `token` (the offline token: every permission)."""
+    Tokens.everything(token).authenticate(header)
 
 
 def json_body(data) -> dict:
@@ -64,17 +74,23 @@ def envelope(result, status: int = 200, info: dict | None = None):
     return jsonify(body), status
 
 
-def paged(items: list, default_per_page: int, max_per_page: int):
-    page, per_page = paging(request.args, default_per_page, max_per_page)
+def paged(items: list, sizes: tuple[int, int, int]):
+    page, per_page = paging(request.args, sizes)
     chunk = items[(page - 1) * per_page: page * per_page]
     total_pages = max(1, -(-len(items) // per_page))
     return envelope(chunk, info={"page": page, "per_page": per_page, "count": len(chunk),
                                  "total_count": len(items), "total_pages": total_pages})
 
 
+def error_body(e: ApiError) -> dict:
+    err = {"code": e.code, "message": e.message}
+    if e.chain:
+        err["error_chain"] = [{"code": c, "message": m} for c, m in e.chain]
+    return {"success": False, "errors": [err], "messages": [], "result": None}
+
+
 def api_error(e: ApiError):
-    return jsonify({"success": False, "errors": [{"code": e.code, "message": e.message}],
-                    "messages": [], "result": None}), e.status
+    return jsonify(error_body(e)), e.status
 
 
 def _store() -> Store:
@@ -89,7 +105,9 @@ def _body() -> dict:
 
 
 def list_zones():
-    return paged(_store().list_zones(request.args.get("name")), 20, 50)
+    token = g.token  # only the zones the token may read are listed
+    zones = [z for z in _store().list_zones(request.args.get("name")) if token.grants(ZONE_READ, z["id"])]
+    return paged(zones, ZONES_PAGING)
 
 
 def create_zone():
@@ -108,7 +126,7 @@ def delete_zone(zone_id):
 
 
 def list_records(zone_id):
-    return paged(_store().list_records(zone_id, **record_filters(request.args)), 100, 5000)
+    return paged(_store().list_records(zone_id, **record_filters(request.args)), RECORDS_PAGING)
 
 
 def create_record(zone_id):
@@ -159,13 +177,44 @@ ROUTES = {
 }
 
 
+def _rule() -> str | None:
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    return rule.removeprefix(BASE) if rule else None
+
+
 def _authenticate():
-    bearer(request.headers.get("Authorization", ""), current_app.config[TOKEN])
+    g.token = None
+    g.token = current_app.config[TOKENS].authenticate(request.headers.get("Authorization", ""))
+    authorize(g.token, request.method, _rule(), (request.view_args or {}).get("zone_id"))
 
 
-def make_app(store: Store, token: str) -> Flask:
+class RequestLog:
+    """One JSON line per API call (the rehearsal's evidence of who wrote what)."""
+
+    def __init__(self, path):
+        self.path, self.lock = path, threading.Lock()
+
+    def write(self, entry: dict) -> None:
+        with self.lock, open(self.path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _log(response):
+    log = current_app.config.get(REQUEST_LOG)
+    if log is not None:
+        token = g.get("token")
+        log.write({"time": time.time(), "token": token.name if token else None, "method": request.method,
+                   "path": request.path, "status": response.status_code,
+                   "write": (request.method, _rule()) in WRITES})
+    return response
+
+
+def make_app(store: Store, tokens: Tokens | str, request_log=None) -> Flask:
+    """The v4 API over `store`; `tokens` a Tokens, or one secret holding every permission."""
     app = Flask("cloudflare-standin")
-    app.config[STORE], app.config[TOKEN] = store, token
+    app.config[STORE] = store
+    app.config[TOKENS] = tokens if isinstance(tokens, Tokens) else Tokens.everything(tokens)
+    app.config[REQUEST_LOG] = RequestLog(request_log) if request_log else None
     for rule, views in ROUTES.items():
         for method, view in views.items():
             app.add_url_rule(rule, endpoint=f"{method} {rule}", view_func=view, methods=[method])
@@ -173,4 +222,5 @@ def make_app(store: Store, token: str) -> Flask:
     app.register_error_handler(404, lambda e: api_error(ApiError(400, 7000, NO_ROUTE)))
     app.register_error_handler(405, lambda e: api_error(ApiError(405, 10405, NOT_ALLOWED)))
     app.before_request(_authenticate)
+    app.after_request(_log)
     return app

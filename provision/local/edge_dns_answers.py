@@ -1,8 +1,9 @@
 """What the edge's authoritative DNS answers for one question, from the Cloudflare model.
 
-As Cloudflare does: proxied records answer with the record's target (the
-real service would answer with its edge addresses: a named gap of the
-stand-in), subdomain CNAMEs answer with the CNAME then the target's A record,
+As Cloudflare does: a proxied name answers with Cloudflare edge addresses in
+strict mode (the rehearsal: `Store.edge_addresses`, in the published ranges,
+no CNAME, TTL 300); offline it answers with the record's target (a named gap
+of the stand-in). Subdomain CNAMEs answer with the CNAME then the target's A record,
 the apex CNAME is flattened into A records; the offline load balancer's
 hostname answers with its address.
 """
@@ -57,7 +58,7 @@ def answer(store: Store, z: Zone, qname: str, qtype: int):
     """(rcode, answer rrsets, authoritative) for one question to zone `z`'s server."""
     q = norm(qname)
     with store.lock:
-        if q == store.lb_host:
+        if store.is_lb(q):
             wanted = qtype in (dns.rdatatype.A, dns.rdatatype.ANY)
             return dns.rcode.NOERROR, [rrset(q, LB_TTL, "A", [store.lb_addr])] if wanted else [], True
         if not (q == z.name or q.endswith("." + z.name)):
@@ -67,7 +68,12 @@ def answer(store: Store, z: Zone, qname: str, qtype: int):
 
 def _in_zone(store: Store, z: Zone, q: str, qtype: int, depth: int):
     recs = [r for r in z.records.values() if r["name"] == q]
-    cname = [r for r in recs if r["type"] == "CNAME"]
+    proxied = store.strict and any(r["proxied"] for r in recs)
+    if proxied and qtype in (dns.rdatatype.A, dns.rdatatype.ANY):
+        return dns.rcode.NOERROR, [rrset(q, AUTO_TTL, "A", store.edge_addresses(q))], True
+    if proxied and qtype in (dns.rdatatype.AAAA, dns.rdatatype.CNAME):
+        return dns.rcode.NOERROR, [], True  # the origin stays hidden; no IPv6 ranges here
+    cname = [] if proxied else [r for r in recs if r["type"] == "CNAME"]
     if cname and qtype != dns.rdatatype.CNAME:
         r = cname[0]
         rcode, chased = _chase(store, z, r["content"], qtype, depth + 1)
@@ -93,7 +99,7 @@ def _chase(store: Store, z: Zone, target: str, qtype: int, depth: int) -> tuple[
     """(rcode of the chain's last name, its rrsets) for a CNAME's target."""
     if depth > MAX_CHAIN:
         return dns.rcode.NOERROR, []
-    if target == store.lb_host:
+    if store.is_lb(target):
         return dns.rcode.NOERROR, [rrset(target, LB_TTL, "A", [store.lb_addr])] if qtype == dns.rdatatype.A else []
     if target == z.name or target.endswith("." + z.name):
         rcode, rrs, _ = _in_zone(store, z, target, qtype, depth)

@@ -1,14 +1,19 @@
 """The edge stand-in process: Cloudflare v4 API subset, authoritative DNS, HTTPS endpoints.
 
-Run by provision.local.edge (`python -m provision.local.edge_server --state DIR`),
-with the API token in CTL_EDGE_TOKEN (never on the command line). This module
+Run by provision.local.edge (`python -m provision.local.edge_server --state DIR
+[--strict]`), with the API token in CTL_EDGE_TOKEN, or (strict, the rehearsal)
+the scoped tokens in CTL_EDGE_TOKENS (never on the command line). This module
 wires the parts into one process:
 
 - edge_cloudflare_model: zones, records, settings, validation (the plain model);
-- edge_cloudflare_routes: the v4 API on 127.0.0.1 (Flask);
+- edge_cloudflare_routes + edge_cloudflare_tokens: the v4 API on 127.0.0.1 (Flask),
+  scoped tokens; strict: a request log (<state>/cloudflare-requests.jsonl);
 - edge_dns_server + edge_dns_answers: each zone's DNS on its own loopback port;
 - edge_https: HTTPS on the load balancer address, plus the seeded TLS faults'
   endpoints (expired, wrong-hostname, untrusted-ca).
+
+Offline the shared zone is seeded as the migration leaves it; strict, as the
+Azure era left it (`seed_azure_era`), for `provision dns sync` to migrate.
 
 Writes <state>/edge-ca.pem (the CA certificate only) and, when listening,
 <state>/edge-ready.json with every port.
@@ -25,16 +30,20 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from .. import config
+from ..dns.predicates import CLOUDFLARE_IPV4
 from . import edge_ca
 from .edge_cloudflare_model import SHARED_ACCOUNT, Store, norm
 from .edge_cloudflare_routes import make_app
+from .edge_cloudflare_tokens import Tokens
 from .edge_dns_server import DnsListener
-from .edge_https import TlsServer, health_routes, serve
+from .edge_https import TlsServer, routes_for, serve
 
 HOST = "127.0.0.1"
 TOKEN_ENV = "CTL_EDGE_TOKEN"
+TOKENS_ENV = "CTL_EDGE_TOKENS"  # strict: {secret: {"name", "permissions", "zones"}} as JSON
 READY = "edge-ready.json"
 CA_FILE = "edge-ca.pem"
+REQUEST_LOG = "cloudflare-requests.jsonl"
 NO_TOKEN = "edge_server: {env} is not set"
 
 
@@ -44,6 +53,25 @@ def seed(store: Store, zone_name: str, domains, lb_host: str):
     zone = store.add_zone(zone_name, SHARED_ACCOUNT)
     for d in domains:
         store.create_record(zone.id, {"type": "CNAME", "name": d, "content": lb_host, "proxied": True, "ttl": 1})
+    return zone
+
+
+def seed_azure_era(store: Store, zone_name: str, domains, old_ip: str, azure_suffix: str):
+    """The shared zone as the AKS era left it, with a new zone's settings (the store is strict):
+    the apex (proxied) and the first subdomain (DNS only, TTL an hour) A records at the old AKS
+    ingress address, every other domain a proxied CNAME to an Azure public IP's DNS name
+    (*.<azure_suffix>)."""
+    zone = store.add_zone(zone_name, SHARED_ACCOUNT)
+    label = norm(zone_name).split(".")[0]
+    subdomains = [d for d in domains if norm(d) != zone.name]
+    for d in domains:
+        if norm(d) == zone.name:
+            rec = {"type": "A", "content": old_ip, "proxied": True}
+        elif d == subdomains[0]:
+            rec = {"type": "A", "content": old_ip, "proxied": False, "ttl": 3600}
+        else:
+            rec = {"type": "CNAME", "content": f"{label}-aks.eastus.{azure_suffix}", "proxied": True}
+        store.create_record(zone.id, {"name": d, "ttl": 1, **rec})
     return zone
 
 
@@ -68,20 +96,34 @@ def serve_https(state: Path, lb_addr: str, domains, routes: dict) -> tuple[int, 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--state", required=True)
+    ap.add_argument("--strict", action="store_true", help="the rehearsal: scoped tokens, the Azure-era zone")
     args = ap.parse_args(argv)
     state = Path(args.state)
-    token = os.environ.get(TOKEN_ENV, "")
-    if not token:
-        print(NO_TOKEN.format(env=TOKEN_ENV), file=sys.stderr)
+    env = TOKENS_ENV if args.strict else TOKEN_ENV
+    secret = os.environ.get(env, "")
+    if not secret:
+        print(NO_TOKEN.format(env=env), file=sys.stderr)
         return 2
     s = config.settings()
     edge, domains = s["edge"], s["domains"]["names"]
     lb_host, lb_addr = edge["load_balancer_hostname"], edge["load_balancer_address"]
 
-    store = Store(lb_host, lb_addr, serve_zone=lambda st, z: DnsListener(st, z, HOST))
-    zone = seed(store, s["domains"]["zone"], domains, lb_host)
-    main_port, fault_ports = serve_https(state, lb_addr, domains, health_routes(domains, s["dns"]["health_paths"]))
-    api_port = serve(make_server(HOST, 0, make_app(store, token), threaded=True))
+    store = Store(lb_host, lb_addr, serve_zone=lambda st, z: DnsListener(st, z, HOST), strict=args.strict,
+                  edge_ranges=CLOUDFLARE_IPV4)
+    if args.strict:
+        zone = seed_azure_era(store, s["domains"]["zone"], domains, edge["old_azure_ip"],
+                              s["dns"]["azure_hostname_suffixes"][0])
+        tokens, log = Tokens.from_spec(json.loads(secret), zone.id), state / REQUEST_LOG
+    else:
+        zone = seed(store, s["domains"]["zone"], domains, lb_host)
+        tokens, log = Tokens.everything(secret), None
+    # The rehearsal's stack routes Host -> Ingress -> Service -> ready endpoints of its cluster; otherwise
+    # (offline, or a strict edge started on its own) the edge answers fixed routes.
+    from .stack import mode_of
+
+    routes = routes_for(state, domains, s["dns"]["health_paths"], mode_of(state) == "rehearsal")
+    main_port, fault_ports = serve_https(state, lb_addr, domains, routes)
+    api_port = serve(make_server(HOST, 0, make_app(store, tokens, log), threaded=True))
     ready = {"api_port": api_port, "dns_port": zone.dns.port, "zone_id": zone.id, "https_port": main_port,
              "tls_faults": fault_ports, "pid": os.getpid()}
     tmp = state / (READY + ".tmp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import config
 from . import procs
 
 NAME = "moto"
@@ -35,7 +36,12 @@ GAPS = {
 def start(state_dir: Path, progress=print) -> dict:
     port = procs.free_port()
     progress(f"starting moto server on 127.0.0.1:{port}")
-    pid = procs.spawn(NAME, [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], state_dir)
+    from . import stack
+
+    # The rehearsal's moto answers as the account of settings.yaml, so ARNs match the access entries and policies.
+    env = {"MOTO_ACCOUNT_ID": config.settings()["aws"]["account_id"]} if stack.mode_of(state_dir) == "rehearsal" else {}
+    pid = procs.spawn(NAME, [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], state_dir,
+                      env=env)
     procs.wait_port("127.0.0.1", port, 30, pid, "moto server")
     return {"aws_endpoint_url": f"http://127.0.0.1:{port}"}
 

@@ -21,6 +21,10 @@ CLIENTS = {
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("kwok-controller", None),
+    # rehearsal stand-ins of cluster add-ons and the edge, each with only its own rights (controller_rbac)
+    "lb-controller": ("local-aws-load-balancer-controller", None),
+    "storage-controller": ("local-ebs-csi-provisioner", None),
+    "edge": ("local-edge-router", None),
 }
 APISERVER_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                    "kubernetes.default.svc.cluster.local")
@@ -94,3 +98,17 @@ def make_pki(pki: Path, service_cidr: str) -> None:
     write_private(pki / "sa.key", _pem_key(sa))
     (pki / "sa.pub").write_bytes(sa.public_key().public_bytes(serialization.Encoding.PEM,
                                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def make_serving_pki(d: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA of its own and a serving certificate for `name` on 127.0.0.1 and localhost, under `d`
+    (for a loopback webhook the API server calls: it trusts that CA file only).
+    Returns (ca.crt, <name>.crt, <name>.key)."""
+    d.mkdir(parents=True, exist_ok=True)
+    ca_key = _key()
+    ca_name = _name(f"{name}-local-ca")
+    _write_pair(d, "ca", _cert(ca_name, ca_key, ca_name, ca_key, ca=True), ca_key)
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    k = _key()
+    _write_pair(d, name, _cert(_name(name), k, ca_name, ca_key, server=True, sans=sans), k)
+    return d / "ca.crt", d / f"{name}.crt", d / f"{name}.key"

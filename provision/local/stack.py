@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .. import config
+from .. import config, errors
 from ..config import Secret, Target
 from . import procs
 
@@ -24,10 +24,16 @@ STACK_DIR_ENV = "CTL_STACK_DIR"
 # Start order. Each entry is a module of provision.local with start/stop.
 COMPONENTS = [
     "moto_server",    # AWS APIs (moto server)
+    "oidc",           # GitHub-style OIDC issuer (RS256 JWTs, JWKS)
+    # Rehearsal only (offline mode starts nothing for these):
+    "aws_gate",            # the enforcement point in front of moto: STS front and a decision per request
+    "iam_authenticator",   # the token webhook that maps IAM callers through the access entries
     "controlplane",   # etcd, kube-apiserver, controller-manager, scheduler, kwok
     "postgres",       # a real PostgreSQL server
-    "oidc",           # GitHub-style OIDC issuer (RS256 JWTs, JWKS)
     "edge",           # Cloudflare v4 API stand-in, DNS server, TLS endpoints
+    # Rehearsal only: what AWS runs for the cluster.
+    "lb_controller",       # sets load balancer status as the AWS Load Balancer Controller would
+    "storage_controller",  # binds gp3 claims as the EBS CSI driver would
 ]
 
 
@@ -71,12 +77,27 @@ def is_running(state_dir: Path) -> bool:
     return bool(pids) and all(procs.alive(p) for p in pids)
 
 
-def up(state_dir: Path, progress=print, components: list[str] | None = None) -> dict:
-    """Start every component not yet running; idempotent (says so when all run)."""
+MODES = ("offline", "rehearsal")
+MODE_MISMATCH = "the stack in {dir} runs in {have} mode, not {want}: stop it with `provision local down` first"
+
+
+def up(state_dir: Path, progress=print, components: list[str] | None = None, mode: str = "offline") -> dict:
+    """Start every component not yet running; idempotent (says so when all run).
+
+    `mode` "rehearsal" makes the stack as strict as production (see docs/rehearsal.md);
+    it is stored in the state before any component starts, so each can read it.
+    """
+    if mode not in MODES:
+        raise errors.BadInput(f"unknown stack mode {mode!r}: expected one of {', '.join(MODES)}")
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(state_dir / ".lock")):
-        state = read_state(state_dir) or {"started": time.time(), "components": {}}
+        state = read_state(state_dir) or {"started": time.time(), "components": {}, "mode": mode}
+        have = state.get("mode", "offline")
+        if have != mode and state["components"]:
+            raise errors.Refused(MODE_MISMATCH.format(dir=state_dir, have=have, want=mode))
+        state["mode"] = mode
+        _write(state_dir, state)
         wanted = components or available()
         for name in wanted:
             info = state["components"].get(name)
@@ -91,6 +112,12 @@ def up(state_dir: Path, progress=print, components: list[str] | None = None) -> 
             progress(f"{name} ready in {time.monotonic() - t0:.1f}s")
             _write(state_dir, state)
         return state
+
+
+def mode_of(state_dir: Path) -> str:
+    """The mode a stack runs in (offline unless started as a rehearsal)."""
+    state = read_state(Path(state_dir))
+    return (state or {}).get("mode", "offline")
 
 
 def _alive(state_dir: Path, name: str) -> bool:
@@ -133,11 +160,29 @@ KWOK_GAPS = {
 }
 
 
-def gaps() -> dict:
+# The rehearsal runs the live scenarios as production would: nothing is broken on purpose.
+REHEARSAL_CANNOT = {
+    # the storage controller provisions volumes in the rehearsal (provision/local/storage_controller.py)
+    "real_secret_source": OFFLINE_CANNOT["real_secret_source"],
+    "seeded_faults": "the rehearsal runs the live scenarios as production would; seeded faults are the offline "
+                     "target's",
+}
+
+
+# The gaps the rehearsal's enforcement point closes: it validates web-identity tokens against the
+# trust policy and decides every request on the role's policies (provision/local/aws_gate.py).
+CLOSED_IN_REHEARSAL = ("sts-web-identity", "iam-simulation", "ingress-load-balancer")
+
+
+def gaps(mode: str = "offline") -> dict:
     """The named gaps of the stand-ins, declared on the target they belong to."""
     from . import edge, moto_server
 
-    return {**moto_server.GAPS, **edge.GAPS, **KWOK_GAPS}
+    out = {**moto_server.GAPS, **edge.GAPS, **KWOK_GAPS}
+    if mode == "rehearsal":
+        for key in CLOSED_IN_REHEARSAL:
+            out.pop(key, None)
+    return out
 
 
 def target(state: dict) -> Target:
@@ -149,10 +194,10 @@ def target(state: dict) -> Target:
             if k in Target.__dataclass_fields__:
                 fields[k] = Secret(v) if k in SECRET_FIELDS else (tuple(v) if isinstance(v, list) else v)
     return Target(
-        name="offline",
+        name=state.get("mode", "offline"),
         grades=dict(OFFLINE_GRADES),
-        gaps=gaps(),
-        cannot=dict(OFFLINE_CANNOT),
+        gaps=gaps(state.get("mode", "offline")),
+        cannot=dict(OFFLINE_CANNOT if state.get("mode", "offline") == "offline" else REHEARSAL_CANNOT),
         region=s["aws"]["region"],
         account_id=s["aws"]["account_id"],
         domains=tuple(s["domains"]["names"]),

@@ -18,6 +18,8 @@ REFUSING = (FAILED, SKIPPED, NOT_IMPLEMENTED, NOT_RUN)
 # The targets a release is judged on, and the scenario tags that count on each:
 # the rehearsal runs the live scenarios against the offline stack.
 TARGETS = ("offline", "rehearsal", "live")
+# The scenario tags that name a target.
+TARGET_TAGS = ("offline", "rehearsal", "live")
 TAGS_OF_TARGET = {"offline": ("offline",), "rehearsal": ("live", "rehearsal"), "live": ("live",)}
 
 

@@ -9,8 +9,10 @@ import yaml
 from ... import config, errors
 
 TEMPLATE_DIR = config.ROOT / "provision" / "cloudformation"
-# Dependency order of the stacks (down runs in reverse).
-STACKS = ["network", "iam", "eks", "irsa", "monitoring", "budget"]
+# Dependency order of the stacks (down runs in reverse). monitoring precedes eks: it creates the
+# log groups EKS and the Container Insights add-on would otherwise create themselves
+# (monitoring_checks.service_log_groups_first).
+STACKS = ["network", "iam", "monitoring", "eks", "irsa", "budget"]
 IAM_TEMPLATE = TEMPLATE_DIR / "iam.yaml"
 
 TEMPLATE_UNREADABLE = "template {path}: {reason}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ... import config, errors
 from ...config import Environment
+from .. import alerts
 from . import load
 from .resolve import Resolver
 
@@ -36,14 +37,21 @@ def iam_values(env: Environment) -> dict[str, str]:
         "DeploySubject": gh["deploy_subject"],
         "VerifySubject": gh["verify_subject"],
         "SessionSeconds": str(gh["session_seconds"]),
-        # One provider per account and issuer: the owning environment's stack
-        # creates it, the others refer to it by its (deterministic) ARN.
+        # One provider per account and issuer: with `create` the owning environment's
+        # stack creates it and the others refer to it by its (deterministic) ARN; with
+        # an ARN (the account already has one) no stack creates it.
         "ExistingOidcProviderArn": (
             ""
-            if env.name == gh["oidc_provider_env"]
+            if gh.get("oidc_provider", "create") == "create" and env.name == gh["oidc_provider_env"]
+            else gh["oidc_provider"] if gh.get("oidc_provider", "create") != "create"
             else f"arn:aws:iam::{s['aws']['account_id']}:oidc-provider/{gh['oidc_issuer']}"
         ),
     }
+
+
+def cost_tag(env: Environment) -> tuple[str, str]:
+    """The environment's cost allocation tag (key, value): the tag every stack carries (stacks._tags)."""
+    return f"{config.settings()['project']}:environment", env.name
 
 
 def known_values(env: Environment) -> dict[str, str]:
@@ -58,13 +66,17 @@ def known_values(env: Environment) -> dict[str, str]:
         "AvailabilityZone2": azs[1],
         "NatGateways": str(env["nat_gateways"]),
         "KubernetesVersion": ".".join(str(s["versions"]["kubernetes"]).split(".")[:2]),
-        "PublicAccessCidr": env.get("api_public_cidr", ""),
+        # settings api_access: the public endpoint is on only for operators' CIDRs (docs/infrastructure.md)
+        "PublicEndpoint": "true" if (env.get("api_access") or {}).get("cidrs") else "false",
+        "PublicAccessCidrs": ",".join((env.get("api_access") or {}).get("cidrs") or []),
         "NodeInstanceType": env["node_instance_type"],
         "NodeMin": str(env["node_min"]),
         "NodeDesired": str(env["node_desired"]),
         "NodeMax": str(env["node_max"]),
         "AppNamespace": s["kubernetes"]["namespace"],
         "BudgetUsd": str(env["budget_usd"]),
+        "AlertEmail": alerts.alert_email(s),
+        "CostTagKeyValue": "user:{}${}".format(*cost_tag(env)),
         **iam_values(env),
     }
     # The iam stack's role ARNs, as iam.yaml names the roles; a real output of

@@ -80,7 +80,8 @@ class Resolver:
         if name in self.refs:
             value = self.refs[name]
             ptype = self.t.get("Parameters", {}).get(name, {}).get("Type", "")
-            return value.split(",") if ptype.startswith("List<") and isinstance(value, str) else value
+            listed = ptype.startswith("List<") or ptype == "CommaDelimitedList"
+            return value.split(",") if listed and isinstance(value, str) else value
         if name in self.physical:
             return self.physical[name]
         res = self.t["Resources"].get(name)

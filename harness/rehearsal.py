@@ -1,0 +1,113 @@
+"""The rehearsal's world, made as it will be made live: before the nightly
+scenarios run, the operator applies the stacks and bootstraps the cluster once
+(docs/deployment-guide.md), then the deploy workflow's own CLI steps deploy a
+commit, exactly as the workflow writes them (provision/ci/offline_run.py).
+
+Each phase returns Findings, so a rehearsal that cannot even set up shows why
+in its report instead of failing every scenario for one hidden reason.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+import boto3
+
+from harness import oidc_runs
+from provision.aws import clients, stacks, sts
+from provision.ci import offline_run
+from provision.ci import workflow_model as model
+from provision.config import Environment, Target
+from provision.findings import Finding, failed, passed
+from provision.kube import app_secret, identity, render, volumes
+
+DEPLOY_WORKFLOW = "deploy-aws-eks.yml"
+DEPLOY_JOB = "deploy"
+VERIFY_WORKFLOW = "verify-live.yml"
+VERIFY_JOB = "verify"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What one workflow job holds: AWS credentials, a kubeconfig, a Cloudflare token (environment variables)."""
+
+    name: str
+    environ: dict
+
+
+def operator(target: Target) -> Identity:
+    """The person who applies the stacks before the first deploy: the gate's operator key, cluster-admin."""
+    op = (target.local.get("aws_gate") or {}).get("operator")
+    env = {"AWS_ACCESS_KEY_ID": op["access_key_id"], "AWS_SECRET_ACCESS_KEY": op["secret_access_key"]} if op else {}
+    return Identity("operator", {**env, "KUBECONFIG": target.kubeconfig or ""})
+
+
+def job(target: Target, workflow: str, job_id: str, role: str, token_name: str) -> Identity:
+    """A workflow job's rights: its role's session (OIDC exchange with the claims GitHub sends that job),
+    the EKS-shaped kubeconfig (IAM-authenticated through the access entries) and its Cloudflare token."""
+    token = oidc_runs.job_token(oidc_runs.issuer(target), workflow, job_id)
+    role_arn = sts.role_arn(target, Environment.named("dev"), role)
+    creds = sts.exchange(target, role_arn, token)
+    eks = (target.local.get("controlplane") or {}).get("eks_kubeconfig") or target.kubeconfig or ""
+    cf = ((target.local.get("edge") or {}).get("cloudflare_tokens") or {}).get(token_name, "")
+    return Identity(f"{workflow}/{job_id}", {
+        "AWS_ACCESS_KEY_ID": creds.access_key_id, "AWS_SECRET_ACCESS_KEY": str(creds.secret_access_key),
+        "AWS_SESSION_TOKEN": str(creds.session_token), "KUBECONFIG": eks, "CLOUDFLARE_API_TOKEN": cf})
+
+
+def become(identity: Identity) -> None:
+    """Make this process call AWS, the cluster and Cloudflare as `identity` (boto3 keeps the first
+    credentials it finds: its default session and the shared clients are made anew)."""
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ.pop(k, None)
+    os.environ.update({k: v for k, v in identity.environ.items() if v})
+    boto3.setup_default_session()
+    clients._shared.cache_clear()
+
+
+def operator_steps(target: Target, env: Environment, sha: str, progress) -> list[Finding]:
+    """What a person does once before the first deploy: stacks, cluster identity, secret source."""
+    out = []
+    results = stacks.up(target, env, progress)
+    out.append(passed("the operator applied the stacks", f"{len(env.settings)} settings", "; ".join(
+        r.line() for r in results), grade=target.grade("aws")))
+    identity.bootstrap(target, env.cluster_name)
+    objs = render.prepare(render.render(env.name), sha, target.namespace)
+    if target.cannot.get("real_secret_source"):
+        app_secret.seed_offline_source(target, env.name, app_secret.required_keys(objs))
+    if target.cannot.get("volume_provisioning"):
+        volumes.prebind(target, objs)
+    out.append(passed("the operator bootstrapped the cluster", "identity, secret source",
+                      f"cluster identity {env.cluster_name}", grade=target.grade("kube")))
+    return out
+
+
+def deploy_job(target: Target, sha: str, identity: Identity | None = None) -> Finding:
+    """The deploy workflow's provision steps, as written, for a push of `sha`, with the job's rights."""
+    wf = model.workflow(DEPLOY_WORKFLOW)
+    env = {**target.env(), "GITHUB_RUN_ID": "4242", **(identity.environ if identity else {})}
+    runs, others = offline_run.run_job(wf, DEPLOY_JOB, env, offline_run.context(sha))
+    return offline_run.judge(runs, others).graded(target.grade("kube"))
+
+
+def prepare(target: Target, progress=lambda m: None) -> list[Finding]:
+    """Make the rehearsal's world as the operator, then run the deploy job with the deploy role's rights;
+    the process is left acting as the nightly job (the verify role). The last Finding is the deploy job's."""
+    env = Environment.named("dev")
+    sha = secrets.token_hex(20)
+    become(operator(target))
+    try:
+        found = operator_steps(target, env, sha, progress)
+    except Exception as exc:  # noqa: BLE001 - reported as what it is, with its type
+        return [failed("the operator's steps before the first deploy", "stacks applied, cluster bootstrapped",
+                       f"{type(exc).__name__}: {exc}")]
+    try:
+        deployer = job(target, DEPLOY_WORKFLOW, DEPLOY_JOB, "DeployRole", "deploy")
+        nightly = job(target, VERIFY_WORKFLOW, VERIFY_JOB, "VerifyRole", "verify")
+    except Exception as exc:  # noqa: BLE001
+        return [*found, failed("the workflow jobs' identities", "deploy and verify sessions through OIDC",
+                               f"{type(exc).__name__}: {exc}")]
+    result = deploy_job(target, sha, deployer)
+    become(nightly)
+    return [*found, result]
