@@ -15,12 +15,14 @@ from dataclasses import dataclass
 import boto3
 
 from harness import oidc_runs
+from provision import config
 from provision.aws import clients, stacks, sts
 from provision.ci import offline_run
 from provision.ci import workflow_model as model
 from provision.config import Environment, Target
 from provision.findings import Finding, failed, passed
 from provision.kube import app_secret, identity, render, volumes
+from provision.kube.apply import apply_set
 
 DEPLOY_WORKFLOW = "deploy-aws-eks.yml"
 DEPLOY_JOB = "deploy"
@@ -69,16 +71,28 @@ def become(identity: Identity) -> None:
 def operator_steps(target: Target, env: Environment, sha: str, progress) -> list[Finding]:
     """What a person does once before the first deploy: stacks, cluster identity, secret source."""
     out = []
+    if target.gap("AWS::IAM::OIDCProvider"):
+        # moto's CloudFormation ignores the iam stack's OIDC provider: the operator makes it first, and the
+        # stacks refer to it by ARN, as in an account that already has GitHub's provider (github.oidc_provider)
+        gh = config.settings()["github"]
+        iam = clients.client(target, "iam")
+        arn = next((p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+                    if p["Arn"].endswith(f":oidc-provider/{gh['oidc_issuer']}")), None)
+        arn = arn or iam.create_open_id_connect_provider(
+            Url=f"https://{gh['oidc_issuer']}", ClientIDList=[gh["oidc_audience"]])["OpenIDConnectProviderArn"]
+        env = Environment.named(env.name, overrides={"oidc_provider": arn})
     results = stacks.up(target, env, progress)
     out.append(passed("the operator applied the stacks", f"{len(env.settings)} settings", "; ".join(
         r.line() for r in results), grade=target.grade("aws")))
     identity.bootstrap(target, env.cluster_name)
     objs = render.prepare(render.render(env.name), sha, target.namespace)
+    # Cluster-wide parts and the app's Namespace (with its Pod Security labels): the deploy role may not write them.
+    apply_set(target, [*[o for o in objs if o["kind"] == "Namespace"], *render.render_cluster(env.name)])
     if target.cannot.get("real_secret_source"):
         app_secret.seed_offline_source(target, env.name, app_secret.required_keys(objs))
     if target.cannot.get("volume_provisioning"):
         volumes.prebind(target, objs)
-    out.append(passed("the operator bootstrapped the cluster", "identity, secret source",
+    out.append(passed("the operator bootstrapped the cluster", "identity, namespace, cluster overlay, secret source",
                       f"cluster identity {env.cluster_name}", grade=target.grade("kube")))
     return out
 

@@ -210,5 +210,6 @@ def live_target(environ: dict | None = None) -> Target:
             "seeded_faults": "seeded faults are injected only on the offline target; "
                              "the live target is never broken on purpose",
             "test_deploys": "test versions (random SHAs with no pushed image) are deployed only on the offline target",
+            "aws_writes": "the nightly job's role is read-only: it reads the stacks the deploy side applied",
         },
     )

@@ -44,17 +44,23 @@ def test_the_policy_table_names_its_source_and_holds_the_documented_policies():
     assert not any("secrets" in r["resources"] for r in table["AmazonEKSViewPolicy"]["rules"])
 
 
-def test_deploy_entry_is_edit_in_the_app_namespace_and_verify_entry_is_view_cluster_wide():
+def test_deploy_entry_is_admin_in_the_app_namespace_and_verify_entry_is_view_cluster_wide():
     e = _entries()
-    assert e["DeployAccessEntry"].policies == (ae.Association("AmazonEKSEditPolicy", "namespace", (APP_NS,)),)
+    # Admin, not Edit, in the app namespace: the overlay's Roles and RoleBindings; View in kube-public: the identity
+    assert e["DeployAccessEntry"].policies == (ae.Association("AmazonEKSAdminPolicy", "namespace", (APP_NS,)),
+                                               ae.Association("AmazonEKSViewPolicy", "namespace", ("kube-public",)))
     assert e["VerifyAccessEntry"].policies == (ae.Association("AmazonEKSViewPolicy", "cluster"),)
     account = config.settings()["aws"]["account_id"]
     assert e["DeployAccessEntry"].username.startswith(f"arn:aws:sts::{account}:assumed-role/")
     assert e["DeployAccessEntry"].username.endswith("/{{SessionName}}")
 
 
-def test_a_namespace_scoped_edit_policy_becomes_a_rolebinding_in_that_namespace_only():
-    e = _entries()
+def test_a_namespace_scoped_edit_policy_becomes_a_rolebinding_in_that_namespace_only(tmp_path):
+    policy = "        - PolicyArn: !Sub arn:${AWS::Partition}:eks::aws:cluster-access-policy/"
+    scope = "\n          AccessScope:\n            Type: namespace\n            Namespaces: "
+    committed = (f"{policy}AmazonEKSAdminPolicy{scope}[!Ref AppNamespace]\n"
+                 f"{policy}AmazonEKSViewPolicy{scope}[kube-public]\n")
+    e = _entries(tmp_path, (committed, f"{policy}AmazonEKSEditPolicy{scope}[!Ref AppNamespace]\n"))
     objs = ae.rbac_objects([e["DeployAccessEntry"]])
     kinds = [(o["kind"], o["metadata"].get("namespace")) for o in objs]
     assert kinds == [("ClusterRole", None), ("RoleBinding", APP_NS)]
@@ -83,7 +89,8 @@ def test_the_caller_arn_maps_to_the_entry_username_with_its_session_name():
     account = config.settings()["aws"]["account_id"]
     user, groups = ae.identity(f"arn:aws:sts::{account}:assumed-role/{role}/GitHubActions", list(e.values()))
     assert user == f"arn:aws:sts::{account}:assumed-role/{role}/GitHubActions"
-    assert groups == [e["DeployAccessEntry"].group]
+    # its KubernetesGroups (the deploy lock's Role binds cloudtolocalllm-deployers) and its access-policy group
+    assert groups == ["cloudtolocalllm-deployers", e["DeployAccessEntry"].group]
     assert ae.identity(f"arn:aws:sts::{account}:assumed-role/someone-else/x", list(e.values())) is None
     assert ae.identity(f"arn:aws:sts::000000000000:assumed-role/{role}/x", list(e.values())) is None
 
@@ -95,7 +102,7 @@ def test_rights_check_passes_for_what_the_access_entry_grants():
 
 
 def test_seeded_fault_an_access_entry_with_too_narrow_a_policy_turns_the_rights_check_red(tmp_path):
-    e = list(_entries(tmp_path, ("cluster-access-policy/AmazonEKSEditPolicy",
+    e = list(_entries(tmp_path, ("cluster-access-policy/AmazonEKSAdminPolicy",
                                  "cluster-access-policy/AmazonEKSViewPolicy")).values())
     f = ae.check_rights(e, e[0].principal_arn, [DEPLOYMENT_CREATE], "deploy")
     assert caught(f, "create deployments.apps in " + APP_NS)
@@ -109,7 +116,9 @@ def test_seeded_fault_a_scope_on_another_namespace_turns_the_rights_check_red(tm
 
 def test_an_unknown_access_policy_is_refused_not_guessed(tmp_path):
     with pytest.raises(errors.BadInput, match="AmazonEKSMadeUpPolicy is not in the EKS access-policy table"):
-        _entries(tmp_path, ("cluster-access-policy/AmazonEKSViewPolicy", "cluster-access-policy/AmazonEKSMadeUpPolicy"))
+        cluster_scope = "\n          AccessScope:\n            Type: cluster"
+        _entries(tmp_path, (f"cluster-access-policy/AmazonEKSViewPolicy{cluster_scope}",
+                            f"cluster-access-policy/AmazonEKSMadeUpPolicy{cluster_scope}"))
 
 
 def test_apply_needs_get_and_patch_and_a_namespace_is_its_own_scope():

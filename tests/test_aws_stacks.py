@@ -144,3 +144,19 @@ def test_budget_predicate_on_motos_budgets_api(target, amount, status):
     assert f.status == status, f
     if status == findings.UNVERIFIABLE:
         assert target.gap("budgets-subscribers") in f.gaps
+
+
+def test_a_read_only_job_never_applies_it_reads_the_stacks_as_they_stand(monkeypatch):
+    from provision.config import Environment, Target
+
+    env = Environment.named("dev")
+    names = [env.stack_name(s) for s in ("network", "iam")]
+    monkeypatch.setattr(stacks, "status", lambda t, e: {names[0]: {"StackStatus": "CREATE_COMPLETE"}, names[1]: None})
+    monkeypatch.setattr(stacks, "up", lambda *a, **k: pytest.fail("a read-only job applied the stacks"))
+    nightly = Target(name="x", region="us-east-1", account_id="1", cannot={"aws_writes": "read-only role"})
+    got = stacks.ensure_applied(nightly, env)
+    assert [(r.name, r.action, r.status) for r in got] == [(names[0], "as applied", "CREATE_COMPLETE"),
+                                                           (names[1], "absent", "")]
+    writer = Target(name="y", region="us-east-1", account_id="1")
+    with pytest.raises(pytest.fail.Exception, match="applied the stacks"):
+        stacks.ensure_applied(writer, env)  # a missing stack: the writing job applies

@@ -97,3 +97,17 @@ def test_an_over_budget_environment_is_red_and_other_errors_raise():
     assert not explorer.spend_check(None, ENV, 300, ce=CE(cost="280.0", forecast="80.0")).ok
     with pytest.raises(botocore.exceptions.ClientError):
         explorer.spend_check(None, ENV, 300, ce=CE(fail=_error("ValidationException")))
+
+
+def test_an_endpoint_without_cost_explorer_is_unverifiable_naming_its_gap_and_only_where_it_declares_one():
+    from provision.config import Target
+
+    crash = botocore.exceptions.ClientError(
+        {"Error": {"Code": "500", "Message": "<!doctype html>"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "ListCostAllocationTags")
+    emulated = Target(name="x", region="us-east-1", account_id="1", gaps={"cost-explorer": "moto has no Cost Explorer"})
+    f = explorer.spend_check(emulated, ENV, 300, ce=CE(fail=("tags", crash)))
+    assert f.status == UNVERIFIABLE and "moto has no Cost Explorer" in f.actual
+    live = Target(name="y", region="us-east-1", account_id="1")
+    with pytest.raises(botocore.exceptions.ClientError):  # the real service's 500 is an error, not a gap
+        explorer.spend_check(live, ENV, 300, ce=CE(fail=("tags", crash)))

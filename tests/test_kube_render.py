@@ -155,3 +155,22 @@ def test_a_broken_overlay_is_bad_input_with_one_message(tmp_path):
     with pytest.raises(errors.BadInput) as again:
         deploy.plan(None, deploy.Options(env="dev", image_tag="a" * 40, overlay=tmp_path))
     assert str(again.value) == str(exc.value)
+
+
+def test_rolebindings_to_roles_the_same_set_creates_are_left_out_of_the_dry_run(monkeypatch):
+    from provision.kube import apply as apply_mod
+
+    ns = "cloudtolocalllm"
+    role = {"kind": "Role", "metadata": {"name": "reader", "namespace": ns}}
+    old_role = {"kind": "Role", "metadata": {"name": "old", "namespace": ns}}
+
+    def binding(name, kind, role):
+        return {"kind": "RoleBinding", "metadata": {"name": name, "namespace": ns},
+                "roleRef": {"kind": kind, "name": role}}
+
+    rb_new, rb_old = binding("a", "Role", "reader"), binding("b", "Role", "old")
+    rb_cluster = binding("c", "ClusterRole", "view")
+    live = {("old", ns)}
+    monkeypatch.setattr(apply_mod.client, "get",
+                        lambda t, av, kind, name, namespace=None: {} if (name, namespace) in live else None)
+    assert apply_mod.bound_to_new_roles(None, [role, old_role, rb_new, rb_old, rb_cluster]) == [rb_new]

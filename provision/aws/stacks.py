@@ -310,8 +310,20 @@ def down(target, env: Environment, progress=print) -> list[StackResult]:
     return results
 
 
+def as_applied(target, env: Environment) -> list[StackResult]:
+    """The stacks as they stand, read only (what a read-only job may know): "as applied" or "absent"."""
+    out = []
+    for name, st in status(target, env).items():
+        stack = name.rsplit("-", 1)[-1]
+        out.append(StackResult(stack, name, "as applied" if st else "absent", status=(st or {}).get("StackStatus", "")))
+    return out
+
+
 def ensure_applied(target, env: Environment, progress=print) -> list[StackResult]:
-    """Apply only when a stack of the environment is missing (reads the existing ones as they are)."""
+    """Apply only when a stack of the environment is missing (reads the existing ones as they are).
+    A target whose job may not write to AWS (the nightly run: `cannot["aws_writes"]`) only reads them."""
+    if target.cannot.get("aws_writes"):
+        return as_applied(target, env)
     found = status(target, env)
     missing = [n for n, s in found.items() if s is None and not n.endswith("-irsa")]
     return up(target, env, progress) if missing else []

@@ -96,6 +96,14 @@ def _cannot_tell(exc: Exception) -> str:
     return ""
 
 
+def _not_implemented(target, exc: botocore.exceptions.ClientError) -> str:
+    """The endpoint's declared Cost Explorer gap, when it answered an error of its own (moto: HTTP 500)."""
+    gap = target.gap("cost-explorer") if target is not None else None
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return gap if gap and (status == 500 or code in ("500", "NotImplemented", "InternalFailure")) else ""
+
+
 def tag_status(ce, key: str) -> str:
     """The cost allocation tag's status ("Active", "Inactive", or "" when the account has never seen it)."""
     tags = ce.list_cost_allocation_tags(TagKeys=[key]).get("CostAllocationTags", [])
@@ -116,7 +124,7 @@ def spend_check(target, env: Environment, budget_usd: float, today: date | None 
             return unverifiable(subject, f"at most ${budget_usd:.2f} of {key}={value}", why, evidence=[why], grade=g)
         spend = month_to_date(target, env, today, ce)
     except botocore.exceptions.ClientError as exc:
-        why = _cannot_tell(exc)
+        why = _cannot_tell(exc) or _not_implemented(target, exc)
         if not why:
             raise
         return unverifiable(subject, f"at most ${budget_usd:.2f} of {key}={value}", CANNOT_TELL.format(reason=why),

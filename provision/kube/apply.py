@@ -38,8 +38,22 @@ def apply_set(target: Target, objs, dry: bool = False) -> list[dict]:
     return _items(kubectl.run(target, args, input=_as_list(objs), timeout=300))
 
 
+def bound_to_new_roles(target: Target, objs) -> list[dict]:
+    """RoleBindings to a Role that this same set creates. RBAC's escalation check reads the bound Role, which
+    a dry run does not create: for an identity that may not `bind` every Role (any but cluster-admin, e.g. the
+    deploy role's EKS access policy) the server refuses them with NotFound. They are validated when applied,
+    after their Role."""
+    roles = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs if o.get("kind") == "Role"}
+    new = {r for r in roles if client.get(target, "rbac.authorization.k8s.io/v1", "Role", r[1], r[0]) is None}
+    return [o for o in objs if o.get("kind") == "RoleBinding" and o.get("roleRef", {}).get("kind") == "Role"
+            and (o["metadata"].get("namespace"), o["roleRef"].get("name")) in new]
+
+
 def dry_run(target: Target, objs) -> list[dict]:
-    """The whole set validated by the server; BadInput (nothing applied) when it refuses any object."""
+    """The whole set validated by the server (but RoleBindings to Roles it creates: `bound_to_new_roles`);
+    BadInput (nothing applied) when it refuses any object."""
+    deferred = {id(o) for o in bound_to_new_roles(target, objs)}
+    objs = [o for o in objs if id(o) not in deferred]
     try:
         return apply_set(target, objs, dry=True)
     except kubectl.KubectlError as exc:

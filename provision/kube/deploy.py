@@ -170,6 +170,15 @@ def namespace_exists(target: Target, namespace: str) -> bool:
     return client.get(target, "v1", "Namespace", namespace) is not None
 
 
+def _declared_as_live(obj: dict, live: dict | None) -> bool:
+    """Whether a live Namespace already carries every label and annotation the manifest declares."""
+    if live is None:
+        return False
+    md, have = obj.get("metadata", {}), live.get("metadata", {})
+    return all((have.get(part) or {}).get(k) == v for part in ("labels", "annotations")
+               for k, v in (md.get(part) or {}).items())
+
+
 def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
     """The Namespace objects first: everything else is validated inside them."""
     if not p.namespaces:
@@ -177,8 +186,11 @@ def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
             client.create(target, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p.namespace}})
             out.writes += 1
         return
+    live = live_objects(target, p.namespaces)
+    if all(_declared_as_live(o, live.get(key(o))) for o in p.namespaces):
+        return  # as declared: nothing to write (and a deploy role that may only read namespaces can go on)
     dry = dry_run(target, p.namespaces)
-    changed = diff(live_objects(target, p.namespaces), dry)
+    changed = diff(live, dry)
     if changed:
         apply_set(target, [o for o in p.namespaces if key(o) in changed])
         out.changed.extend(changed)

@@ -14,6 +14,7 @@ request is one JSON line in the request log.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import secrets
 import threading
@@ -41,6 +42,17 @@ STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 MOTO_KEY = "testing"
 _HOP = {"host", "content-length", "connection", "authorization", "x-amz-date", "x-amz-security-token",
         "x-amz-content-sha256", "accept-encoding", "transfer-encoding"}
+
+
+def _document(value):
+    """A policy document as moto returns it: a dict, JSON text, or (for the inline policies its CloudFormation
+    creates: a gap of moto's) the Python repr of a dict."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return ast.literal_eval(value)
 
 
 class Gate:
@@ -83,7 +95,7 @@ class Gate:
             pol = iam.get_policy(PolicyArn=att["PolicyArn"])["Policy"]
             out[att["PolicyArn"]] = iam.get_policy_version(
                 PolicyArn=att["PolicyArn"], VersionId=pol["DefaultVersionId"])["PolicyVersion"]["Document"]
-        out = {k: json.loads(v) if isinstance(v, str) else v for k, v in out.items()}
+        out = {k: _document(v) for k, v in out.items()}
         with self.lock:
             self.policy_cache[role] = out
         return out

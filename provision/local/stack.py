@@ -166,6 +166,7 @@ REHEARSAL_CANNOT = {
     "real_secret_source": OFFLINE_CANNOT["real_secret_source"],
     "seeded_faults": "the rehearsal runs the live scenarios as production would; seeded faults are the offline "
                      "target's",
+    "aws_writes": "the nightly job's role is read-only: it reads the stacks the operator and deploy job applied",
 }
 
 

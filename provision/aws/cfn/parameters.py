@@ -28,6 +28,7 @@ def iam_values(env: Environment) -> dict[str, str]:
     """The iam stack's parameters (the GitHub OIDC trust), all from settings.yaml."""
     s = config.settings()
     gh = s["github"]
+    provider = env.get("oidc_provider") or gh.get("oidc_provider", "create")
     return {
         "Project": env.project,
         "EnvironmentName": env.name,
@@ -40,10 +41,11 @@ def iam_values(env: Environment) -> dict[str, str]:
         # One provider per account and issuer: with `create` the owning environment's
         # stack creates it and the others refer to it by its (deterministic) ARN; with
         # an ARN (the account already has one) no stack creates it.
+        # (An environment's own `oidc_provider` value overrides settings' github.oidc_provider.)
         "ExistingOidcProviderArn": (
             ""
-            if gh.get("oidc_provider", "create") == "create" and env.name == gh["oidc_provider_env"]
-            else gh["oidc_provider"] if gh.get("oidc_provider", "create") != "create"
+            if provider == "create" and env.name == gh["oidc_provider_env"]
+            else provider if provider != "create"
             else f"arn:aws:iam::{s['aws']['account_id']}:oidc-provider/{gh['oidc_issuer']}"
         ),
     }
