@@ -301,3 +301,10 @@ def test_a_budget_counting_the_whole_account_is_red():
     tagged = Stub(describe_budget={"Budget": {**b, "CostFilters": {"TagKeyValue": [f"user:{tag[0]}$dev"]}}},
                   describe_notifications_for_budget=notes, describe_subscribers_for_notification=subs)
     assert live_checks.budget_api(tagged, "1", "b", 300.0, TOPIC, None, tag).ok
+
+
+def test_where_the_endpoint_never_creates_the_provider_no_stack_can_own_it_unverifiable(account):
+    account({"iam": _iam([PROVIDER])})
+    gapped = LIVE.with_(gaps={"AWS::IAM::OIDCProvider": "moto's CloudFormation ignores AWS::IAM::OIDCProvider"})
+    f = account_checks.oidc_provider_live(gapped, ENV)
+    assert f.status == findings.UNVERIFIABLE and "ignores AWS::IAM::OIDCProvider" in " ".join(f.evidence)

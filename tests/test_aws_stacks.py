@@ -160,3 +160,26 @@ def test_a_read_only_job_never_applies_it_reads_the_stacks_as_they_stand(monkeyp
     writer = Target(name="y", region="us-east-1", account_id="1")
     with pytest.raises(pytest.fail.Exception, match="applied the stacks"):
         stacks.ensure_applied(writer, env)  # a missing stack: the writing job applies
+
+
+def test_a_stack_listing_the_role_may_not_read_is_an_error_not_an_empty_stack():
+    import botocore.exceptions
+
+    from provision.aws import stack_api
+
+    class CF:
+        def __init__(self, code, message):
+            self.code, self.message = code, message
+
+        def get_paginator(self, _):
+            err = botocore.exceptions.ClientError({"Error": {"Code": self.code, "Message": self.message}},
+                                                  "ListStackResources")
+
+            class P:
+                def paginate(self, **kw):
+                    raise err
+            return P()
+
+    assert stack_api.resources(CF("ValidationError", "Stack with id x does not exist"), "x") == []
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        stack_api.resources(CF("AccessDenied", "not authorized to perform: cloudformation:ListStackResources"), "x")

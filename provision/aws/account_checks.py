@@ -79,7 +79,11 @@ def oidc_provider_live(target, env: Environment) -> Finding:
         code, message = _reason(exc)
         return combine(static.subject, [static, unverifiable(subject, setting, NOT_SHOWN.format(
             reason=f"{code}: {message}"), grade=g)])
-    if setting == "create":
+    gap = target.gap("AWS::IAM::OIDCProvider")
+    if setting == "create" and gap:
+        # the endpoint's CloudFormation never creates the provider, so no stack can own it here
+        live = unverifiable(subject, "absent, or the iam stack's own", gap, evidence=[gap], grade=g)
+    elif setting == "create":
         owner_env = Environment.named(gh["oidc_provider_env"])
         ours = _listed(target, owner_env, "iam").get("GitHubOidcProvider", "")
         if found and found != ours:

@@ -26,12 +26,15 @@ def describe(cf, name: str) -> dict | None:
 
 
 def resources(cf, name: str) -> list[dict]:
-    """The stack's resource summaries ([] when the stack does not exist)."""
+    """The stack's resource summaries ([] when the stack does not exist). Any other refusal (AccessDenied)
+    is raised as what it is: a probe must never read "no resources" into a role that may not look."""
     try:
         pages = cf.get_paginator("list_stack_resources").paginate(StackName=name)
         return [r for page in pages for r in page["StackResourceSummaries"] if r.get("LogicalResourceId")]
-    except botocore.exceptions.ClientError:
-        return []
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in str(exc.response.get("Error", {}).get("Message", "")):
+            return []
+        raise
 
 
 def listed(target, env: Environment, stack: str) -> dict[str, str]:
