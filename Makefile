@@ -35,7 +35,12 @@ lint: venv
 	@echo "==> ruff check (style: pyproject.toml [tool.ruff])"
 	@$(BIN)/ruff check --quiet .
 
+# The rehearsal first (the live scenarios against the production-strict offline stack,
+# docs/rehearsal.md), then the offline suite, whose report is reports/latest (the CI gate's).
 test: controlplane lint
+	@echo "==> the rehearsal: pytest --target rehearsal -m 'live or rehearsal'"
+	@$(BIN)/python -m pytest --target rehearsal -m "live or rehearsal" -q $(PYTEST_ARGS)
+	@echo "==> the offline suite: pytest -m offline"
 	@$(BIN)/python -m pytest -m offline $(PYTEST_ARGS)
 
 demo: controlplane

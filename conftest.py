@@ -50,8 +50,9 @@ def target(pytestconfig, request):
             name = "ctl-" + Path(os.environ[RUN_DIR_ENV]).name[-6:]
             t = t.with_(kubeconfig=kind.up(name, d, _progress)["kubeconfig"])
             request.addfinalizer(lambda: kind.down(name))
-        # Subprocesses (kubectl, the CLI) and boto3 see the same target.
+        # Subprocesses (kubectl, the CLI) and boto3 see the same target; the CLI finds the stack behind it.
         os.environ.update(stack.offline_aws_env())
+        os.environ[stack.STACK_DIR_ENV] = str(d)
         # Test runs keep their audit records beside their report, out of the real trail.
         os.environ.setdefault("CTL_AUDIT_FILE", str(Path(os.environ[RUN_DIR_ENV]) / "audit.jsonl"))
     if kubeconfig:

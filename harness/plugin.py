@@ -29,6 +29,7 @@ TARGET_REASONS = {
     "live": "offline-only scenario: seeded faults and emulator-backed checks never run against the real account",
     "rehearsal": "offline-only scenario: the rehearsal runs the live scenarios, with each job's production rights",
 }
+REHEARSAL_ONLY = "rehearsal-only scenario: it reads the rehearsal's own request logs"
 _recorder_key = pytest.StashKey["results.Recorder"]()
 collectors_key = pytest.StashKey[list]()
 
@@ -82,8 +83,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         names = {m.name for m in item.iter_markers()}
         if names & set(outcomes.TARGET_TAGS) and not outcomes.tagged_for(target, names):
-            item.add_marker(pytest.mark.skip(
-                reason=f"{outcomes.NOT_VERIFIABLE_PREFIX} the {target} target: {TARGET_REASONS[target]}"))
+            why = REHEARSAL_ONLY if names & set(outcomes.TARGET_TAGS) == {"rehearsal"} else TARGET_REASONS[target]
+            item.add_marker(pytest.mark.skip(reason=f"{outcomes.NOT_VERIFIABLE_PREFIX} the {target} target: {why}"))
+    # Proofs over the whole run's logs go last (stable sort: the others keep their order).
+    items.sort(key=lambda it: it.get_closest_marker("last") is not None)
 
 
 def pytest_bdd_step_func_lookup_error(request, feature, scenario, step, exception):

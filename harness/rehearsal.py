@@ -101,7 +101,10 @@ def deploy_job(target: Target, sha: str, identity: Identity | None = None) -> Fi
     """The deploy workflow's provision steps, as written, for a push of `sha`, with the job's rights."""
     wf = model.workflow(DEPLOY_WORKFLOW)
     env = {**target.env(), "GITHUB_RUN_ID": "4242", **(identity.environ if identity else {})}
-    runs, others = offline_run.run_job(wf, DEPLOY_JOB, env, offline_run.context(sha))
+    # The repository's secrets and variables as the operator set them for this job (docs/workflows.md).
+    ctx = {**offline_run.context(sha), "secrets.CLOUDFLARE_DNS_TOKEN": env.get("CLOUDFLARE_API_TOKEN", ""),
+           "vars.CLOUDFLARE_ZONE_ID": target.cloudflare_zone}
+    runs, others = offline_run.run_job(wf, DEPLOY_JOB, env, ctx)
     return offline_run.judge(runs, others).graded(target.grade("kube"))
 
 
@@ -125,3 +128,38 @@ def prepare(target: Target, progress=lambda m: None) -> list[Finding]:
     result = deploy_job(target, sha, deployer)
     become(nightly)
     return [*found, result]
+
+
+def judge_writes(gate_log: list[dict], audit_writes: list[dict], cloudflare_log: list[dict], role_name: str,
+                 token_name: str = "verify") -> Finding:
+    """The nightly job's identity made no write: not to AWS (the gate's log), the cluster (kube-apiserver's
+    audit log, refused requests included) nor Cloudflare (the stand-in's log). Pure: judged on the logs."""
+    aws = [r for r in gate_log if r.get("write") and f"assumed-role/{role_name}/" in str(r.get("identity"))]
+    cf = [r for r in cloudflare_log if r.get("write") and r.get("token") == token_name]
+    bad = ([f"FAIL AWS: {r.get('action')} {r.get('resources')} ({r.get('decision')})" for r in aws]
+           + [f"FAIL cluster: {e.get('verb')} {e.get('requestURI')}" for e in audit_writes]
+           + [f"FAIL Cloudflare: {r.get('method')} {r.get('path')}" for r in cf])
+    seen = (f"{len(gate_log)} AWS requests, {len(cloudflare_log)} Cloudflare requests read; "
+            f"{len(aws) + len(audit_writes) + len(cf)} writes by the nightly identities")
+    subject = "the nightly run wrote nothing to AWS, the cluster or Cloudflare"
+    if bad:
+        return failed(subject, "no write by the verify role, its access entry or the verify token", seen, bad,
+                      grade="emulated")
+    return passed(subject, "no write by the verify role, its access entry or the verify token", seen,
+                  grade="emulated")
+
+
+def nightly_writes(target: Target) -> Finding:
+    """`judge_writes` on this rehearsal's three request logs."""
+    import json as _json
+    from pathlib import Path
+
+    from provision.local import aws_gate, controlplane_strict
+
+    role = sts.role_arn(target, Environment.named("dev"), "VerifyRole").rsplit("/", 1)[-1]
+    gate = aws_gate.read_log(target.local["aws_gate"]["request_log"])
+    prefix = f"arn:aws:sts::{target.account_id}:assumed-role/{role}/"
+    audit = controlplane_strict.writes(Path(target.local["controlplane"]["audit_log"]), prefix=prefix)
+    cf_path = Path(target.local["edge"]["cloudflare_request_log"])
+    cf = [_json.loads(x) for x in cf_path.read_text().splitlines() if x.strip()] if cf_path.exists() else []
+    return judge_writes(gate, audit, cf, role)

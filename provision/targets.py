@@ -30,8 +30,24 @@ def from_environment(environ: dict | None = None, need_kube: bool = False) -> Ta
                     account_id=s["aws"]["account_id"], aws_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
                     kubeconfig=kubeconfig, namespace=s["kubernetes"]["namespace"], domains=tuple(s["domains"]["names"]))
     local = _offline_stack_behind(target, environ)
-    # Endpoints of the running offline stack: what it declares (grades, gaps, what it cannot show) comes with them.
-    return target.with_(grades=local.grades, gaps=local.gaps, cannot=local.cannot) if local else target
+    # Endpoints of the running offline stack: the rest of its endpoints and what it declares (grades, gaps,
+    # what it cannot show) come with them; what the environment names wins.
+    if local:
+        target = local.with_(name="cli", kubeconfig=kubeconfig or local.kubeconfig,
+                             aws_endpoint_url=target.aws_endpoint_url or local.aws_endpoint_url)
+    return target.with_(**_cloudflare(environ, target))
+
+
+def _cloudflare(environ: dict, target: Target) -> dict:
+    """The Cloudflare settings the environment names (the job's token, the zone, another API base URL)."""
+    out = {}
+    if environ.get("CLOUDFLARE_API_TOKEN"):
+        out["cloudflare_token"] = config.Secret(environ["CLOUDFLARE_API_TOKEN"])
+    if environ.get("CLOUDFLARE_ZONE_ID"):
+        out["cloudflare_zone"] = environ["CLOUDFLARE_ZONE_ID"]
+    if environ.get("CLOUDFLARE_API_URL"):
+        out["cloudflare_api"] = environ["CLOUDFLARE_API_URL"]
+    return out
 
 
 def _offline_stack_behind(target: Target, environ) -> Target | None:

@@ -308,3 +308,13 @@ def test_where_the_endpoint_never_creates_the_provider_no_stack_can_own_it_unver
     gapped = LIVE.with_(gaps={"AWS::IAM::OIDCProvider": "moto's CloudFormation ignores AWS::IAM::OIDCProvider"})
     f = account_checks.oidc_provider_live(gapped, ENV)
     assert f.status == findings.UNVERIFIABLE and "ignores AWS::IAM::OIDCProvider" in " ".join(f.evidence)
+
+
+def test_no_subscription_where_the_endpoint_makes_none_is_unverifiable_naming_its_gap(account):
+    account({"sns": Stub(list_subscriptions_by_topic={"Subscriptions": []})},
+            outputs={"monitoring": {"AlertTopicArn": TOPIC}})
+    assert not account_checks.subscription_live(LIVE, ENV).ok and \
+        account_checks.subscription_live(LIVE, ENV).status == findings.FAILED  # live: nobody subscribed is red
+    gapped = LIVE.with_(gaps={"AWS::SNS::Subscription": "moto's CloudFormation records no AWS::SNS::Subscription"})
+    f = account_checks.subscription_live(gapped, ENV)
+    assert f.status == findings.UNVERIFIABLE and "records no AWS::SNS::Subscription" in " ".join(f.evidence)

@@ -55,6 +55,9 @@ def subscription_live(target, env: Environment) -> Finding:
                             evidence=[f"{subject}: {code}: {message}"], grade=g)
         return combine(static.subject, [static, part])
     confirmed, problems = confirmed_subscribers(subs, email)
+    gap = target.gap("AWS::SNS::Subscription")
+    if not subs and gap:  # the endpoint's CloudFormation made no subscription, and nobody can confirm one
+        return combine(static.subject, [static, unverifiable(subject, want, gap, evidence=[gap], grade=g)])
     live = Finding(bool(confirmed), subject, want,
                    f"confirmed: {confirmed[0]}" if confirmed else "; ".join(p.removeprefix("FAIL ") for p in problems),
                    tuple(problems if not confirmed else confirmed), grade=g)

@@ -310,6 +310,9 @@ def down(target, env: Environment, progress=print) -> list[StackResult]:
     return results
 
 
+READ_ONLY_ACTIONS = ("as applied", "absent")  # what `as_applied` reports: nothing was applied
+
+
 def as_applied(target, env: Environment) -> list[StackResult]:
     """The stacks as they stand, read only (what a read-only job may know): "as applied" or "absent"."""
     out = []

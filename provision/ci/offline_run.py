@@ -42,6 +42,9 @@ def context(sha: str, env: str = "dev", run_id: str = "1") -> dict[str, str]:
 
 def _resolve(value, ctx: dict, step: str) -> str:
     def one(m):
+        # secrets.X / vars.X: what the target gives the job (its identity's token), else unset
+        if re.fullmatch(r"(secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*", m.group(1)):
+            return ctx.get(m.group(1), "")
         if m.group(1) not in ctx:
             raise ValueError(UNRESOLVED.format(step=step, expr=m.group(0)))
         return ctx[m.group(1)]

@@ -20,8 +20,10 @@ def register(sub) -> None:
 
 
 def _target_args(p) -> None:
-    p.add_argument("--target", choices=("offline", "live"), default="offline",
-                   help="offline: the running `provision local up` stack; live: from the environment")
+    p.add_argument("--target", choices=("offline", "env", "live"), default="offline",
+                   help="offline: the running `provision local up` stack; env: the endpoints the environment "
+                        "names (KUBECONFIG, CLOUDFLARE_API_TOKEN, CLOUDFLARE_ZONE_ID: a workflow job); live: "
+                        "every live setting")
     p.add_argument("--dir", default=None,
                    help="offline stack state directory (default: $CTL_STACK_DIR or the cache dir)")
 

@@ -23,6 +23,8 @@ GAPS = {
                          "the harness validates the token and the trust policy, live STS does it for real"),
     "iam-simulation": ("moto does not simulate IAM policies; "
                        "least privilege is checked statically (parliament, own rules) and live"),
+    "AWS::SNS::Subscription": ("moto's CloudFormation records no AWS::SNS::Subscription and nobody confirms an "
+                               "e-mail offline; the subscription is checked statically and, confirmed, live"),
     "cost-explorer": "moto has no Cost Explorer forecast; actual spend is checked live only",
     "cfn-drift": ("the AWS endpoint does not implement CloudFormation drift detection (moto); "
                   "drift is checked live only"),

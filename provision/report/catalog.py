@@ -17,7 +17,7 @@ from .outcomes import TARGETS, tagged_for
 FEATURES_DIR = ROOT / "features"
 CATALOG_FILE = FEATURES_DIR / "catalog.yaml"
 ID_RE = re.compile(r"^(R\d+\.\d+|P\d+|T\d+)$")
-TARGET_TAGS = ("offline", "live")
+TARGET_TAGS = ("offline", "rehearsal", "live")
 
 
 @dataclass(frozen=True)
@@ -125,5 +125,5 @@ def problems(cat: dict[str, str] | None = None, scs: list[Scenario] | None = Non
         if not s.ids:
             out.append(f"{where}: cites no catalog ID")
         if not s.targets:
-            out.append(f"{where}: has no target tag (@offline or @live)")
+            out.append(f"{where}: has no target tag (@offline, @rehearsal or @live)")
     return out + release_problems(cat=cat, scs=scs)
