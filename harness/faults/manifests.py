@@ -58,20 +58,28 @@ def fault_names() -> list[str]:
     return list(_faults())
 
 
+def _known(fault: str, faults: dict):
+    if fault not in faults:
+        raise errors.BadInput(UNKNOWN_FAULT.format(fault=fault, known=", ".join(faults)))
+    return faults[fault]
+
+
+def _copied_overlay(workdir: Path, overlay_rel: str) -> tuple[Path, Path, dict]:
+    """A copy of manifests/ in `workdir`; the copied overlay, its kustomization file and its content."""
+    workdir = Path(workdir)
+    shutil.copytree(config.ROOT / MANIFESTS, workdir / MANIFESTS, dirs_exist_ok=True)
+    overlay = workdir / overlay_rel
+    kfile = overlay / "kustomization.yaml"
+    return overlay, kfile, yaml.safe_load(kfile.read_text())
+
+
 def seed_fault(fault: str, env: str, workdir: Path) -> Path:
     """Copy manifests/ into `workdir`, seed `fault` into the env overlay; return the overlay path.
 
     The committed files are never touched.
     """
-    faults = _faults()
-    if fault not in faults:
-        raise errors.BadInput(UNKNOWN_FAULT.format(fault=fault, known=", ".join(faults)))
-    workdir = Path(workdir)
-    shutil.copytree(config.ROOT / MANIFESTS, workdir / MANIFESTS, dirs_exist_ok=True)
-    overlay = workdir / config.Environment.named(env)["overlay"]
-    kfile = overlay / "kustomization.yaml"
-    k = yaml.safe_load(kfile.read_text())
-    spec = faults[fault]
+    spec = _known(fault, _faults())
+    overlay, kfile, k = _copied_overlay(workdir, config.Environment.named(env)["overlay"])
     k.setdefault("patches", []).extend(spec.get("patches", []))
     for i, obj in enumerate(spec.get("objects", [])):
         (overlay / f"seeded-{i}.yaml").write_text(yaml.safe_dump(obj))
@@ -96,13 +104,8 @@ CLUSTER_FAULTS = {
 
 def seed_cluster_fault(fault: str, env: str, workdir: Path) -> Path:
     """Copy manifests/ into `workdir`, seed `fault` into the env's cluster overlay; return that overlay."""
-    if fault not in CLUSTER_FAULTS:
-        raise errors.BadInput(UNKNOWN_FAULT.format(fault=fault, known=", ".join(CLUSTER_FAULTS)))
-    workdir = Path(workdir)
-    shutil.copytree(config.ROOT / MANIFESTS, workdir / MANIFESTS, dirs_exist_ok=True)
-    overlay = workdir / config.Environment.named(env)["cluster_overlay"]
-    kfile = overlay / "kustomization.yaml"
-    k = yaml.safe_load(kfile.read_text())
-    k.setdefault("patches", []).extend(CLUSTER_FAULTS[fault])
+    patches = _known(fault, CLUSTER_FAULTS)
+    overlay, kfile, k = _copied_overlay(workdir, config.Environment.named(env)["cluster_overlay"])
+    k.setdefault("patches", []).extend(patches)
     kfile.write_text(yaml.safe_dump(k, sort_keys=False))
     return overlay
