@@ -54,9 +54,6 @@ def _faults() -> dict[str, dict]:
     }
 
 
-def fault_names() -> list[str]:
-    return list(_faults())
-
 
 def _known(fault: str, faults: dict):
     if fault not in faults:

@@ -114,10 +114,6 @@ def check_workflows(paths: list[Path]) -> Finding:
     return checks.merge(f"workflow check of {', '.join(p.name for p in paths)}", findings)
 
 
-def evidence_text(f: Finding) -> str:
-    """Everything a Finding says, for 'names X' assertions (nested combine() evidence included)."""
-    return "\n".join([f.line(), *f.evidence])
-
 
 def caught(finding: Finding, needle: str) -> Finding:
     """A seeded fault is caught when the check is red and its evidence names `needle`."""

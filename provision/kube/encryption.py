@@ -56,15 +56,6 @@ def raw_etcd_value(target: Target, key: str) -> bytes | None:
     return base64.b64decode(kvs[0]["value"]) if kvs else None
 
 
-def put_raw_etcd_value(target: Target, key: str, value: bytes) -> None:
-    """Write bytes straight into etcd, bypassing the API server (seeded faults only)."""
-    endpoint, _ = _etcd(target)
-    s = requests.Session()
-    s.trust_env = False
-    r = s.post(f"{endpoint}/v3/kv/put", json={"key": base64.b64encode(key.encode()).decode(),
-                                               "value": base64.b64encode(value).decode()}, timeout=10)
-    r.raise_for_status()
-
 
 def judge_at_rest(subject: str, raw: bytes | None, plaintexts: tuple[bytes, ...] = (),
                   prefix: bytes = ENCRYPTED_PREFIX) -> Finding:
