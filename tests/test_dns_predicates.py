@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness import dns_zones
 from harness.dns_zones import Rec
-from provision import config, errors
+from provision import config, errors, targets
 from provision.dns import commands, predicates, sync
 from provision.dns.probes import Answer, caught, judge_answer, settings_finding
 from provision.findings import failed, passed
@@ -146,7 +146,7 @@ def test_offline_target_not_running_is_target_unavailable(tmp_path):
     args = argparse.Namespace(target="offline", dir=str(tmp_path))
     with pytest.raises(errors.TargetUnavailable) as e:
         commands.target_of(args)
-    assert str(e.value) == commands.OFFLINE_NOT_RUNNING.format(dir=tmp_path)
+    assert str(e.value) == targets.OFFLINE_NOT_RUNNING.format(dir=tmp_path)
 
 
 def test_the_offline_target_declares_its_load_balancer_and_the_gap():

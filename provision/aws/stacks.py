@@ -322,6 +322,12 @@ def as_applied(target, env: Environment) -> list[StackResult]:
     return out
 
 
+def up_or_read(target, env: Environment, progress=print) -> list[StackResult]:
+    """Apply the stacks, or, where the job may not write to AWS (the nightly run: `cannot["aws_writes"]`),
+    read them as they stand: the same check then judges what the deploy side applied."""
+    return as_applied(target, env) if target.cannot.get("aws_writes") else up(target, env, progress)
+
+
 def ensure_applied(target, env: Environment, progress=print) -> list[StackResult]:
     """Apply only when a stack of the environment is missing (reads the existing ones as they are).
     A target whose job may not write to AWS (the nightly run: `cannot["aws_writes"]`) only reads them."""

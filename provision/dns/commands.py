@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from .. import config, errors
 from ..config import Target
-from ..targets import OFFLINE_NOT_RUNNING  # noqa: F401  (the message tests assert)
 
 
 def register(sub) -> None:
