@@ -190,3 +190,12 @@ def test_exchange_refused_reports_sts_code(world, roles):
     with pytest.raises(errors.Refused) as exc:
         sts.exchange(world["target"], roles["VerifyRole"], _token(world, GH["deploy_subject"]))
     assert "AccessDenied" in str(exc.value)
+
+
+def test_policy_documents_read_as_moto_returns_them():
+    from provision.local.aws_gate_server import _document
+
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    assert _document(doc) == doc
+    assert _document(json.dumps(doc)) == doc
+    assert _document(repr(doc)) == doc  # what moto's CloudFormation stores for inline role policies

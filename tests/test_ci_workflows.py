@@ -321,3 +321,13 @@ def test_caught_is_red_when_the_fault_goes_unnoticed():
     assert not lint.caught(failed("x", evidence=["other"]), "y").ok
     assert lint.caught(failed("x", evidence=["FAIL a y b"]), "y").ok
     assert not lint.caught(failed("x", evidence=["a y b"]), "y").ok  # an unmarked line is not what went red
+
+
+def test_the_offline_run_gives_a_job_the_secrets_and_variables_it_is_given_and_nothing_else():
+    from provision.ci import offline_run
+
+    ctx = {"secrets.CLOUDFLARE_DNS_TOKEN": "tok"}
+    assert offline_run._resolve("${{ secrets.CLOUDFLARE_DNS_TOKEN }}", ctx, "s") == "tok"
+    assert offline_run._resolve("${{ vars.CLOUDFLARE_ZONE_ID }}", ctx, "s") == ""  # unset, as on GitHub
+    with pytest.raises(ValueError, match="cannot resolve"):
+        offline_run._resolve("${{ github.event.pull_request.title }}", ctx, "s")

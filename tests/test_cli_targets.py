@@ -28,3 +28,36 @@ def test_offline_target_that_is_not_running_is_one_line_and_exit_4(tmp_path):
 def test_unknown_kind_is_bad_input():
     with pytest.raises(errors.BadInput):
         targets.for_cli("staging")
+
+
+def test_the_jobs_cloudflare_settings_come_from_the_environment():
+    env = {"CLOUDFLARE_API_TOKEN": "tok", "CLOUDFLARE_ZONE_ID": "zone", "CLOUDFLARE_API_URL": "http://127.0.0.1:1/v4"}
+    t = targets.from_environment(env)
+    assert (str(t.cloudflare_token), t.cloudflare_zone, t.cloudflare_api) == ("tok", "zone", "http://127.0.0.1:1/v4")
+    assert "tok" not in repr(t)  # the token never shows
+    bare = targets.from_environment({"CLOUDFLARE_API_TOKEN": ""})  # an unset secret: nothing overridden
+    assert str(bare.cloudflare_token) == "" and bare.cloudflare_api.startswith("https://api.cloudflare.com")
+
+
+def test_the_rehearsal_closes_the_gaps_its_enforcement_point_and_controllers_close(tmp_path):
+    from provision.local import stack
+
+    offline, rehearsal = stack.gaps("offline"), stack.gaps("rehearsal")
+    for key in stack.CLOSED_IN_REHEARSAL:
+        assert key in offline and key not in rehearsal
+    assert set(rehearsal) == set(offline) - set(stack.CLOSED_IN_REHEARSAL)
+
+
+def test_a_stack_of_another_mode_or_an_unknown_mode_is_refused_and_nothing_starts(tmp_path):
+    import json
+
+    from provision.local import stack
+
+    with pytest.raises(errors.BadInput, match="unknown stack mode 'strict'"):
+        stack.up(tmp_path, progress=lambda m: None, mode="strict")
+    (tmp_path / stack.STATE).write_text(json.dumps({"started": 0, "components": {"moto_server": {}},
+                                                    "mode": "offline"}))
+    with pytest.raises(errors.Refused) as exc:
+        stack.up(tmp_path, progress=lambda m: None, mode="rehearsal")
+    assert str(exc.value) == stack.MODE_MISMATCH.format(dir=tmp_path, have="offline", want="rehearsal")
+    assert not list(tmp_path.glob("*.pid"))

@@ -357,3 +357,13 @@ def test_rehearsal_zone_starts_azure_era_and_dns_sync_migrates_it(strict_edge):
     log = [json.loads(x) for x in open(info["cloudflare_request_log"]).read().splitlines()]
     assert [x for x in log if x["token"] == "verify" and x["write"] and x["status"] < 400] == []
     assert any(x["token"] == "deploy" and x["write"] and x["status"] == 200 for x in log)
+
+
+def test_the_strict_edge_answers_any_aws_load_balancer_name_the_offline_one_only_its_own():
+    lb = "k8s-offline-lb.elb.us-east-1.amazonaws.com"
+    offline, strict = model.Store(lb, "127.0.43.1"), model.Store(lb, "127.0.43.1", strict=True)
+    read_from_cluster = "k8s-ingressn-ingressn-0123456789-abcdef0123456789.elb.us-east-1.amazonaws.com"
+    assert offline.is_lb(lb) and not offline.is_lb(read_from_cluster)
+    assert strict.is_lb(read_from_cluster) and strict.is_lb("internal-k8s-a-b-1234567890.us-east-1.elb.amazonaws.com")
+    assert not strict.is_lb("cloudtolocalllm-aks.eastus.cloudapp.azure.com")
+    assert not strict.is_lb("s3.us-east-1.amazonaws.com")  # an AWS name, but not a load balancer

@@ -174,3 +174,16 @@ def test_rolebindings_to_roles_the_same_set_creates_are_left_out_of_the_dry_run(
     monkeypatch.setattr(apply_mod.client, "get",
                         lambda t, av, kind, name, namespace=None: {} if (name, namespace) in live else None)
     assert apply_mod.bound_to_new_roles(None, [role, old_role, rb_new, rb_old, rb_cluster]) == [rb_new]
+
+
+def test_a_namespace_is_written_only_when_the_live_one_lacks_a_declared_label_or_annotation():
+    from provision.kube.deploy import _declared_as_live
+
+    declared = {"kind": "Namespace", "metadata": {"name": "n", "labels": {"pod-security.kubernetes.io/enforce":
+                                                                          "restricted"}}}
+    live = {"metadata": {"name": "n", "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                                 "kubernetes.io/metadata.name": "n"}}}
+    assert _declared_as_live(declared, live)
+    assert not _declared_as_live(declared, None)  # absent: written
+    drifted = {"metadata": {"name": "n", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
+    assert not _declared_as_live(declared, drifted)  # a weakened Pod Security label is put back
