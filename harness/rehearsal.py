@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 
@@ -35,7 +35,7 @@ class Identity:
     """What one workflow job holds: AWS credentials, a kubeconfig, a Cloudflare token (environment variables)."""
 
     name: str
-    environ: dict
+    environ: dict = field(repr=False)  # holds the session's credentials and token: never shown
 
 
 def operator(target: Target) -> Identity:

@@ -28,3 +28,9 @@ def test_reads_by_the_nightly_identities_and_writes_by_others_pass():
 ])
 def test_a_verification_step_that_writes_turns_the_proof_red(gate, audit, cf, naming):
     assert caught(judge_writes(gate, audit, cf, ROLE), naming)
+
+
+def test_a_jobs_identity_never_shows_its_credentials():
+    from harness.rehearsal import Identity
+
+    assert "s3cr3t" not in repr(Identity("deploy", {"AWS_SECRET_ACCESS_KEY": "s3cr3t"}))
