@@ -3,7 +3,9 @@
     CTL_STACK_DIR=<running stack> .venv/bin/python benchmarks/deploy.py [--naive-timeout 60]
 
 Cases: a healthy deploy, a no-op deploy (same SHA again: the engine must make
-zero writes), a failed deploy (never-Ready SHA) through rollback. Baseline:
+zero writes), a failed deploy (never-Ready SHA) through rollback. Then the
+prune step on its own (provision/kube/prune.py): its reads on a no-op and its
+reads and deletes on a change that drops two objects, with the API requests it made. Baseline:
 `kubectl apply` of the same rendered set (what `kubectl apply -k` does) +
 `kubectl rollout status`, and on failure `kubectl rollout undo` once the
 status wait times out (the naive script cannot tell a clear failure early).
@@ -23,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import kube as testing  # noqa: E402
+from harness.faults import deploy as deploy_faults  # noqa: E402
 from harness.oracles import Sampler  # noqa: E402
-from provision.kube import apply, kubectl, render  # noqa: E402
+from provision.kube import apply, applyset, client, kubectl, prune, render  # noqa: E402
 from provision.local import stack  # noqa: E402
 
 
@@ -99,7 +102,56 @@ def _run(target, args) -> int:
           "lowest ready (engine | naive)")
     for case, te, tn, res, we, wn, le, ln in rows:
         print(f"{case:16} {te:9.1f} {tn:8.1f} {te / tn:6.2f}  {res:14} {we:>4}/{wn:<5}  {le or '-'} | {ln or '-'}")
+    prune_cost(target, good)
     return 0
+
+
+class _Counted:
+    """Counts the API requests made through client.request meanwhile."""
+
+    def __enter__(self):
+        self.n, self.real = 0, client.request
+
+        def counted(*a, **k):
+            self.n += 1
+            return self.real(*a, **k)
+        client.request = counted
+        return self
+
+    def __exit__(self, *exc):
+        client.request = self.real
+
+
+def prune_cost(target, good: str, repeats: int = 5) -> None:
+    """The prune step alone: its reads on a no-op, its reads and deletes on a change that drops objects."""
+    ns = testing.fresh_namespace(target, "bench-p")
+    try:
+        parent = applyset.app_parent(ns)
+        keep = testing.dev_objects(ns, good, namespaces=False)
+        with_extra = deploy_faults.version_objects("good-with-extra", ns, good)
+        testing.run_deploy(target, testing.options("dev", good, ns))
+        noop, noop_calls = [], 0
+        for _ in range(repeats):
+            with _Counted() as c:
+                t0 = time.monotonic()
+                p = prune.pending(target, parent, keep, False, applyset.read(target, parent))
+                noop.append(time.monotonic() - t0)
+            assert not p.delete, p.delete
+            noop_calls = c.n
+        change, deleted, calls = [], 0, 0
+        for _ in range(repeats):
+            testing.run_deploy(target, testing.options("dev", good, ns, objects=tuple(with_extra)))
+            with _Counted() as c:
+                t0 = time.monotonic()
+                done, _ = prune.finish(target, parent, applyset.label(keep, parent), False)
+                change.append(time.monotonic() - t0)
+            deleted, calls = len(done.deleted), c.n
+        print(f"prune step on a no-op (reads only, zero writes): {sorted(noop)[len(noop) // 2] * 1000:.0f} ms "
+              f"({noop_calls} API requests)")
+        print(f"prune step on a change ({deleted} objects dropped): {sorted(change)[len(change) // 2] * 1000:.0f} ms "
+              f"({calls} API requests)")
+    finally:
+        testing.drop_namespace(target, ns)
 
 
 if __name__ == "__main__":

@@ -168,3 +168,91 @@ Feature: Health-gated, SHA-tagged, idempotent deploys with automatic rollback
     And version "good" is deployed
     When the app-config ConfigMap is changed behind the engine
     Then the restart check is red naming "not restarted"
+
+  @R1.2 @offline
+  Scenario: An object removed from the repository is pruned once the new version is healthy
+    Given a fresh namespace on the cluster
+    And version "good-with-extra" is deployed
+    When version "good" is deployed
+    Then the deploy succeeds and names "seeded-extra" among what it pruned
+    And the namespace holds exactly version "good", nothing left over
+
+  @R1.2 @offline
+  Scenario: An engine that does not prune leaves the removed object, and the ownership check says so
+    Given a fresh namespace on the cluster
+    And version "good-with-extra" is deployed
+    When version "good" is deployed by an engine that does not prune
+    Then the namespace check for version "good" is red naming "ConfigMap/{namespace}/seeded-extra"
+
+  @R1.2 @offline
+  Scenario: A claim the repository no longer has is kept unless the deploy is told to prune data
+    Given a fresh namespace on the cluster
+    And version "good-with-claim" is deployed
+    When version "good" is deployed
+    Then the claim "seeded-claim" still exists and the deploy says it kept it
+    When version "good" is deployed with --prune-data
+    Then the namespace holds exactly version "good", nothing left over
+
+  @R1.2 @offline
+  Scenario: A prune that would delete a claim turns the claim check red
+    Given a fresh namespace on the cluster
+    And version "good-with-claim" is deployed
+    When version "good" is deployed by an engine whose prune forgot that claims hold data
+    Then the claim check for "seeded-claim" is red naming "PersistentVolumeClaim/{namespace}/seeded-claim"
+
+  @R1.5 @P5 @offline
+  Scenario: A failed deploy that added an object is rolled back leaving nothing behind, staying available
+    Given a fresh namespace on the cluster
+    And version "good" is deployed
+    When version "crashloop-with-extra" is deployed
+    Then the deploy fails and rolls back to version "good"
+    And the namespace holds exactly version "good", nothing left over
+    And the ready replicas never dropped below the desired count
+
+  @R1.5 @offline
+  Scenario: A rollback that leaves what the failed deploy added turns the ownership check red
+    Given a fresh namespace on the cluster
+    And version "good" is deployed
+    When version "crashloop-with-extra" is deployed by an engine that does not prune
+    Then the namespace check for version "good" is red naming "NetworkPolicy/{namespace}/seeded-extra"
+
+  @P2 @R1.2 @R1.5 @offline @property
+  Scenario: For any sequence of versions, failed deploys and rollbacks the cluster holds exactly the last good version (property)
+    Given a fresh namespace on the cluster
+    Then for 8 generated sequences of versions, failed deploys and rollbacks the cluster holds exactly the last successful version after every step
+
+  @R6.3 @offline
+  Scenario: Right after a deploy there is no drift, judged against the deployed commit and not the checked-out tree
+    Given a fresh namespace on the cluster
+    And version "good-with-extra" is deployed
+    Then the drift check is green
+    And provision app diff exits 0
+
+  @R6.3 @offline
+  Scenario Outline: A change made by hand is drift: app diff names it and the next deploy takes it back
+    Given a fresh namespace on the cluster
+    And version "good" is deployed
+    When the seeded fault "<fault>" is applied
+    Then the check "the cluster matches the deployed commit's render" is red naming the seeded object
+    And provision app diff exits 1 naming the seeded object
+    When version "good" is deployed again
+    Then the deploy says it corrected the seeded object
+    And the drift check is green
+
+    Examples:
+      | fault                        |
+      | replica count edited by hand |
+      | image edited by hand         |
+
+  @R6.3 @offline
+  Scenario: An object added by hand to the app namespace is drift that app diff names
+    Given a fresh namespace on the cluster
+    And version "good" is deployed
+    When the seeded fault "RoleBinding added by hand" is applied
+    Then the check "the cluster matches the deployed commit's render" is red naming the seeded object
+    And provision app diff exits 1 naming the seeded object
+
+  @R6.3 @live
+  Scenario: The live deployment has not drifted from the deployed commit (read-only)
+    Given the live deployment of the dev environment
+    Then the drift check is green

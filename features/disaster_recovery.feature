@@ -38,3 +38,38 @@ Feature: Backup and disaster recovery of PostgreSQL
       | one message deleted    | public.messages      |
       | one user renamed       | public.users         |
       | one conversation added | public.conversations |
+
+  # Off-cluster sets: the environment's S3 bucket (backup.yaml), SSE-KMS with its own key.
+  @T18 @offline @static @dr
+  Scenario: The backup bucket and its two roles are as designed
+    Given the dev environment
+    Then the backup stack's checks pass
+
+  @T18 @offline @live @dr
+  Scenario: The restore drill restores the newest backup within the RPO and the RTO
+    Given the dev environment
+    And a PostgreSQL database with generated application data
+    And its backup in the environment's bucket
+    When the restore drill runs
+    Then the newest backup verifies before any restore
+    And the drilled database matches the backup's manifest, table by table
+    And the RPO and the RTO are within the targets of settings
+
+  @T18 @offline @dr
+  Scenario Outline: A corrupt backup in the bucket is refused and the target database is left untouched
+    Given the dev environment
+    And a PostgreSQL database with generated application data
+    And its backup in the environment's bucket
+    And the backup in the bucket has <fault>
+    When the backup in the bucket is restored into the database holding data
+    Then the restore is refused naming "<word>"
+    And the database still holds its data
+
+    Examples:
+      | fault                                              | word               |
+      | one byte flipped in the dump object                | checksum           |
+      | the dump object truncated                          | checksum           |
+      | the manifest object deleted                        | no manifest.json   |
+      | the manifest tampered with                         | tampered manifest  |
+      | the dump encrypted with another key                | not the backup key |
+      | the dump encrypted with SSE-S3, not the backup key | not aws:kms        |

@@ -69,6 +69,7 @@ Feature: Portable Kubernetes manifests: kustomize base plus dev and prod overlay
   Scenario: The IngressClass that main-ingress names is installed with its controller by the cluster overlay
     Given the dev overlay rendered with kustomize
     Then the cluster overlay installs the controller of every Ingress's class, pinned to settings' versions
+    And each cluster overlay installs the AWS Load Balancer Controller for its cluster, which handles its NLB Service
 
   @R6.1 @R4.5 @offline @static
   Scenario Outline: A cluster overlay without the ingress controller turns the ingress class check red
@@ -80,3 +81,10 @@ Feature: Portable Kubernetes manifests: kustomize base plus dev and prod overlay
       | fault                 | evidence                     |
       | no-ingress-controller | has no controller Deployment |
       | no-ingress-class      | names IngressClass nginx     |
+
+  # provision check (docs/check.md): the generic and this project's policy rules on the repository's own
+  # manifests, workflows and templates; an exemption is printed as a note with its reason, never silent.
+  @R2.3 @R3.2 @R4.1 @R9.4 @offline @static @security
+  Scenario: provision check finds nothing on the repository itself
+    Given the repository's manifests, workflows and templates
+    Then provision check reports no finding on them

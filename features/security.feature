@@ -8,6 +8,7 @@ Feature: Isolation and secret protection inside the cluster
       | ingress     | api-backend | 8080 |
       | web-app     | api-backend | 8080 |
       | api-backend | postgres    | 5432 |
+      | postgres-backup | postgres | 5432 |
     And the computed egress beyond the workloads is exactly the allowed set
       | from        | to       | port | protocol |
       | web-app     | dns      | 53   | UDP      |
@@ -16,6 +17,8 @@ Feature: Isolation and secret protection inside the cluster
       | api-backend | dns      | 53   | TCP      |
       | postgres    | dns      | 53   | UDP      |
       | postgres    | dns      | 53   | TCP      |
+      | postgres-backup | dns  | 53   | UDP      |
+      | postgres-backup | dns  | 53   | TCP      |
       | api-backend | internet | 443  | TCP      |
 
   @P7 @R8.2 @offline @static
@@ -31,6 +34,7 @@ Feature: Isolation and secret protection inside the cluster
       | web-app        |           |            |            |
       | api-backend    | get,watch | configmaps | app-config |
       | postgres       |           |            |            |
+      | postgres-backup |          |            |            |
       | default        |           |            |            |
 
   @P7 @R8.5 @offline @security

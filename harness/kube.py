@@ -17,6 +17,7 @@ from provision.config import Target
 from provision.constants import CRASHLOOP_TAG, FIELD_MANAGER, NEVER_READY_TAG
 from provision.findings import Finding
 from provision.kube import app_secret, apply, client, deploy, history, identity, kubectl, lock, render, rollout, volumes
+from provision.kube.applyset import app_parent, label
 from provision.kube.objects import key, split_image
 
 GRACE = 6.0   # kwok pods are Ready at once; a pod not Ready after 6 s is the seeded fault
@@ -61,8 +62,9 @@ def overlay(tmp: Path, word: str) -> Path | None:
 
 
 def dev_objects(ns: str, sha: str = "0" * 40, namespaces: bool = True) -> list[dict]:
-    """The dev overlay as a deploy of `sha` into `ns` applies it (without Namespace objects unless asked)."""
-    objs = render.prepare(render.render("dev"), sha, ns)
+    """The dev overlay as a deploy of `sha` into `ns` applies it, members of the app's ApplySet (without
+    Namespace objects unless asked)."""
+    objs = label(render.prepare(render.render("dev"), sha, ns), app_parent(ns))
     return objs if namespaces else [o for o in objs if o["kind"] != "Namespace"]
 
 

@@ -5,9 +5,9 @@ not `config.SHA_RE`, not `provision/kube/rollout.py` (the deploy gate), not
 `render.uses_configmap`, not the engine's `duration_s` or `min_ready`.
 
 - `is_sha`: a full commit SHA as git prints it, written without a regex.
-- `health`: the workloads as their controllers report them (conditions,
-  replica counts, revisions), their pods found by ownerReferences, the
-  Services' EndpointSlices.
+- `health` (provision/probes/health.py, shared with `provision verify`): the
+  workloads as their controllers report them (conditions, replica counts,
+  revisions), their pods found by ownerReferences, the Services' EndpointSlices.
 - `revisions` / `configmap_consumers`: which workloads a ConfigMap change
   must restart (a recursive walk of the live pod templates) and which the
   cluster did restart (the controllers' pod-template revision and pod uids).
@@ -22,126 +22,22 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 
 from provision.config import Target
-from provision.findings import Finding, failed, passed, unverifiable, weakest
+from provision.findings import Finding, failed, passed, unverifiable
 from provision.kube import client, history
 
+# The health probe lives in provision/ (the live scenario and `provision verify` call the same one).
+from provision.probes.health import POD_GAP, about_pods, health, judge_health, read, workload_pods  # noqa: F401
+from provision.probes.health import cond as _cond
+from provision.probes.health import owned_by as _owned_by
+
 HEX = "0123456789abcdef"
-# The gap key the offline target declares for kwok's pods (provision/local/stack.gaps()).
-POD_GAP = "kwok-pods"
 
 
 def is_sha(tag) -> bool:
     """A full lowercase hex commit SHA: 40 characters, each one of 0-9a-f (no regex, no str.isdigit)."""
     return isinstance(tag, str) and len(tag) == 40 and all(c in HEX for c in tag)
-
-
-def about_pods(target: Target, finding: Finding) -> Finding:
-    """A Finding that rests on pods' readiness: the pods' grade and the target's pod gap attached."""
-    gap = target.gap(POD_GAP)
-    gaps = finding.gaps + ((gap,) if gap and gap not in finding.gaps else ())
-    return replace(finding, gaps=gaps, grade=weakest([finding.grade, target.grade("pods")]))
-
-
-def _cond(obj: dict, type_: str) -> dict:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
-
-
-def _live(obj: dict) -> bool:
-    return not obj["metadata"].get("deletionTimestamp")
-
-
-def _owned_by(obj: dict, uid: str) -> bool:
-    return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
-
-
-def read(target: Target, ns: str) -> dict:
-    """What the oracles read, straight from the API."""
-    kinds = {"deployments": ("apps/v1", "Deployment"), "replicasets": ("apps/v1", "ReplicaSet"),
-             "statefulsets": ("apps/v1", "StatefulSet"), "pods": ("v1", "Pod"), "services": ("v1", "Service"),
-             "slices": ("discovery.k8s.io/v1", "EndpointSlice")}
-    # list items carry no kind: set it, the judges name objects by it
-    return {k: [{**o, "kind": kind} for o in client.list_objects(target, v, kind, ns)]
-            for k, (v, kind) in kinds.items()}
-
-
-def workload_pods(state: dict) -> dict[str, list[dict]]:
-    """workload -> its live pods, by ownerReferences (Deployment -> ReplicaSet -> Pod; StatefulSet -> Pod)."""
-    out = {}
-    for d in state["deployments"]:
-        rs_uids = {rs["metadata"]["uid"] for rs in state["replicasets"] if _owned_by(rs, d["metadata"]["uid"])}
-        out[f"deployment/{d['metadata']['name']}"] = [
-            p for p in state["pods"] if _live(p) and any(_owned_by(p, u) for u in rs_uids)]
-    for s in state["statefulsets"]:
-        out[f"statefulset/{s['metadata']['name']}"] = [
-            p for p in state["pods"] if _live(p) and _owned_by(p, s["metadata"]["uid"])]
-    return out
-
-
-def _workload_problems(obj: dict) -> list[str]:
-    md, st = obj["metadata"], obj.get("status") or {}
-    name = f"{obj['kind'].lower()}/{md['name']}"
-    want = (obj.get("spec") or {}).get("replicas", 1)
-    out = []
-    if (st.get("observedGeneration") or 0) < (md.get("generation") or 0):
-        out.append(f"{name}: generation {md.get('generation')} not observed (observed {st.get('observedGeneration')})")
-    for f in ("replicas", "readyReplicas", "updatedReplicas", "availableReplicas"):
-        if (st.get(f) or 0) != want:
-            out.append(f"{name}: status.{f}={st.get(f) or 0}, want {want}")
-    if obj["kind"] == "Deployment":
-        av, pr = _cond(obj, "Available"), _cond(obj, "Progressing")
-        if av.get("status") != "True":
-            out.append(f"{name}: condition Available={av.get('status')} {av.get('reason', '')}".rstrip())
-        if pr.get("status") != "True" or pr.get("reason") != "NewReplicaSetAvailable":
-            out.append(f"{name}: condition Progressing={pr.get('status')} {pr.get('reason', '')}".rstrip())
-    elif st.get("currentRevision") != st.get("updateRevision"):
-        out.append(f"{name}: currentRevision {st.get('currentRevision')} != updateRevision {st.get('updateRevision')}")
-    return out
-
-
-def judge_health(state: dict) -> tuple[list[str], list[str]]:
-    """(problems, passing lines) of a namespace read by `read` (pure)."""
-    problems, good = [], []
-    workloads = [*state["deployments"], *state["statefulsets"]]
-    if not workloads:
-        problems.append("no Deployment or StatefulSet in the namespace")
-    pods = workload_pods(state)
-    for w in workloads:
-        name = f"{w['kind'].lower()}/{w['metadata']['name']}"
-        want = (w.get("spec") or {}).get("replicas", 1)
-        bad = _workload_problems(w)
-        mine = pods.get(name, [])
-        unready = [p["metadata"]["name"] for p in mine
-                   if (p.get("status") or {}).get("phase") != "Running" or _cond(p, "Ready").get("status") != "True"]
-        if unready:
-            bad.append(f"{name}: pods not Running and Ready: {', '.join(unready[:5])}")
-        if len(mine) != want:
-            bad.append(f"{name}: {len(mine)} live pods, want {want}")
-        problems += bad
-        if not bad:
-            good.append(f"{name}: {want}/{want} ready, updated, available")
-    for svc in state["services"]:
-        if not (svc.get("spec") or {}).get("selector"):
-            continue  # no selector: no endpoints managed by the cluster
-        n = svc["metadata"]["name"]
-        ready = sum(1 for s in state["slices"] if (s["metadata"].get("labels") or {}).get(
-            "kubernetes.io/service-name") == n for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get(
-            "ready") is True)
-        (good if ready else problems).append(f"service/{n}: {ready} ready endpoints")
-    return problems, good
-
-
-def health(target: Target, ns: str) -> Finding:
-    """Every workload of `ns` rolled out and Ready, every selecting Service with ready endpoints, as the API says."""
-    problems, good = judge_health(read(target, ns))
-    f = Finding(not problems, f"app in {ns} as the API reports it",
-                "workloads observed, ready = updated = available = desired, pods Running and Ready, "
-                "every Service with ready endpoints",
-                f"{len(problems)} problems" + (f": {problems[0]}" if problems else f", {len(good)} checks pass"),
-                evidence=(*(f"FAIL {p}" for p in problems), *(f"ok   {g}" for g in good)))
-    return about_pods(target, f)
 
 
 def wait_healthy(target: Target, ns: str, timeout: float, interval: float = 0.2) -> tuple[Finding, float]:

@@ -20,7 +20,7 @@ import pytest
 
 from provision import config as settings_mod
 from provision import errors
-from provision.report import catalog, outcomes, results, signoff
+from provision.report import catalog, outcomes, results, signoff, signoff_md
 
 RUN_DIR_ENV = "CTL_RUN_DIR"
 TARGET_REASONS = {
@@ -158,6 +158,11 @@ def pytest_sessionfinish(session, exitstatus):
         if latest.is_symlink() or latest.exists():
             latest.unlink()
         latest.symlink_to(rec.directory.name)
+        # `latest-<target>`: each target's last run, for the CI gate of each (.ci/run)
+        per_target = rec.directory.parent / f"latest-{rep.target}"
+        if per_target.is_symlink() or per_target.exists():
+            per_target.unlink()
+        per_target.symlink_to(rec.directory.name)
     except OSError:
         pass
     session.config.stash[_summary_key] = (rec.directory, rep)
@@ -175,13 +180,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.section("sign-off")
     ids = ", ".join(f"{v} {k}" for k, v in sorted(rep.counts["ids"].items()))
     tr.write_line(f"{rep.title}: {rep.verdict} ({ids}; of {rep.counts['total_ids']} IDs; "
-                  f"{rep.counts['signed_ids']} signed off)")
+                  f"{rep.counts['signed_ids']} signed off{signoff_md.required_note(rep)})")
     unsigned: dict[str, list[str]] = {}
+    not_required = [r.id for r in rep.rows if not r.signed and not r.refuses]
     for r in rep.rows:
-        if not r.signed:
+        if r.refuses:
             unsigned.setdefault(r.label(), []).append(r.id)
     for label, ids_ in unsigned.items():
         tr.write_line(f"  {label}: {', '.join(ids_)}")
+    if not_required:
+        tr.write_line(f"  not signed, not required from this target (reported): {', '.join(not_required)}")
     weak = rep.counts["with_weaker_links"]
     if weak:
         tr.write_line(f"passed with weaker links (not refusing): {', '.join(weak)}")

@@ -20,9 +20,9 @@ from provision.aws import clients, stacks, sts
 from provision.ci import offline_run
 from provision.ci import workflow_model as model
 from provision.config import Environment, Target
-from provision.findings import Finding, failed, passed
-from provision.kube import app_secret, identity, render, volumes
-from provision.kube.apply import apply_set
+from provision.dns import origin_ca
+from provision.findings import Finding, combine, failed, passed
+from provision.kube import bootstrap
 
 DEPLOY_WORKFLOW = "deploy-aws-eks.yml"
 DEPLOY_JOB = "deploy"
@@ -84,16 +84,13 @@ def operator_steps(target: Target, env: Environment, sha: str, progress) -> list
     results = stacks.up(target, env, progress)
     out.append(passed("the operator applied the stacks", f"{len(env.settings)} settings", "; ".join(
         r.line() for r in results), grade=target.grade("aws")))
-    identity.bootstrap(target, env.cluster_name)
-    objs = render.prepare(render.render(env.name), sha, target.namespace)
-    # Cluster-wide parts and the app's Namespace (with its Pod Security labels): the deploy role may not write them.
-    apply_set(target, [*[o for o in objs if o["kind"] == "Namespace"], *render.render_cluster(env.name)])
-    if target.cannot.get("real_secret_source"):
-        app_secret.seed_offline_source(target, env.name, app_secret.required_keys(objs))
-    if target.cannot.get("volume_provisioning"):
-        volumes.prebind(target, objs)
-    out.append(passed("the operator bootstrapped the cluster", "identity, namespace, cluster overlay, secret source",
-                      f"cluster identity {env.cluster_name}", grade=target.grade("kube")))
+    # Identity, the app's Namespace (its Pod Security labels), the cluster overlay and what the target declares it
+    # cannot provide itself: `provision cluster bootstrap --env <env>` (the deploy role may not write them).
+    out.append(combine("the operator bootstrapped the cluster", bootstrap.run(target, env, progress).findings))
+    # The origin certificate Cloudflare's SSL mode strict verifies, with the operator's Cloudflare token
+    # (SSL and Certificates Edit): `provision dns origin-cert --env <env>`.
+    out.append(origin_ca.provisioned(target.with_(cloudflare_token=config.Secret(
+        target.local["edge"]["cloudflare_tokens"]["operator"])), env.name, progress))
     return out
 
 
@@ -104,7 +101,7 @@ def deploy_job(target: Target, sha: str, identity: Identity | None = None) -> Fi
     # The repository's secrets and variables as the operator set them for this job (docs/workflows.md).
     ctx = {**offline_run.context(sha), "secrets.CLOUDFLARE_DNS_TOKEN": env.get("CLOUDFLARE_API_TOKEN", ""),
            "vars.CLOUDFLARE_ZONE_ID": target.cloudflare_zone}
-    runs, others = offline_run.run_job(wf, DEPLOY_JOB, env, ctx)
+    runs, others = offline_run.run_job(wf, DEPLOY_JOB, env, ctx, cluster=Environment.named("dev").cluster_name)
     return offline_run.judge(runs, others).graded(target.grade("kube"))
 
 
@@ -150,16 +147,21 @@ def judge_writes(gate_log: list[dict], audit_writes: list[dict], cloudflare_log:
 
 
 def nightly_writes(target: Target) -> Finding:
-    """`judge_writes` on this rehearsal's three request logs."""
+    """`judge_writes` on this rehearsal's three request logs, for the nightly job's identities."""
+    return writes_by(target, sts.role_arn(target, Environment.named("dev"), "VerifyRole").rsplit("/", 1)[-1])
+
+
+def writes_by(target: Target, role: str, token_name: str = "verify") -> Finding:
+    """`judge_writes` on this rehearsal's three request logs, for the sessions of `role` (its access entry's
+    username in the audit log) and the Cloudflare token named `token_name`."""
     import json as _json
     from pathlib import Path
 
     from provision.local import aws_gate, controlplane_strict
 
-    role = sts.role_arn(target, Environment.named("dev"), "VerifyRole").rsplit("/", 1)[-1]
     gate = aws_gate.read_log(target.local["aws_gate"]["request_log"])
     prefix = f"arn:aws:sts::{target.account_id}:assumed-role/{role}/"
     audit = controlplane_strict.writes(Path(target.local["controlplane"]["audit_log"]), prefix=prefix)
     cf_path = Path(target.local["edge"]["cloudflare_request_log"])
     cf = [_json.loads(x) for x in cf_path.read_text().splitlines() if x.strip()] if cf_path.exists() else []
-    return judge_writes(gate, audit, cf, role)
+    return judge_writes(gate, audit, cf, role, token_name)

@@ -2,11 +2,12 @@
 
     provision local build|up|down|env|status       the embedded offline target
     provision stacks plan|up|down|drift|cost --env  the CloudFormation stacks
-    provision cluster identity --env                the cluster's identity (an operator's step)
+    provision cluster bootstrap|identity --env      cluster-wide parts and the cluster's identity (an operator's step)
     provision app deploy|rollback|status --env      the app's objects in the cluster
     provision dns sync --env                        Cloudflare records of the app's domains
-    provision verify                                the DNS/TLS probes
-    provision backup create|restore                 PostgreSQL backup sets
+    provision verify --env                          the final verification (graded Findings)
+    provision check [KIND] [PATH...]                static checks on any manifests, workflows, templates
+    provision backup create|list|restore|drill|prune  PostgreSQL backup sets (S3 with --env)
     provision signoff build [RUN_DIR]               the sign-off report of a run
     provision signoff release|verify|keygen         the signed release sign-off of one commit
     provision demo                                  the main job on the embedded default
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from . import errors
@@ -32,18 +34,19 @@ COMMAND_MODULES = [
     "provision.local.commands",    # local build|up|down|env|status
     "provision.aws.commands",      # stacks plan|up|down|drift
     "provision.cost.commands",     # stacks cost
-    "provision.kube.commands",     # app deploy|rollback|status, cluster identity
+    "provision.kube.commands",     # app deploy|rollback|status, cluster bootstrap|identity
     "provision.dns.commands",      # dns sync, verify
-    "provision.backup.commands",   # backup create|restore
+    "provision.backup.commands",   # backup create|list|restore|drill|prune
     "provision.report.commands",   # signoff build|release|verify|keygen
+    "provision.check.commands",    # check [manifests|workflows|templates] [PATH...]
     "provision.demo",              # demo
 ]
 
 NOUNS = {
     "stacks": "the CloudFormation stacks of an environment",
     "cluster": "cluster-wide parts and the cluster's identity (an operator's step)",
-    "app": "the app's objects in the cluster: deploy, rollback, status",
-    "backup": "PostgreSQL backup sets: create, restore",
+    "app": "the app's objects in the cluster: deploy, rollback, status, diff",
+    "backup": "PostgreSQL backup sets: create, list, restore, drill, prune",
     "signoff": "sign-off reports",
 }
 
@@ -62,7 +65,9 @@ ALIASES = dict(PLACES)
 # Verbs that never had an old spelling (placed after ALIASES is taken).
 PLACES.update({
     "signoff-release": ("signoff", "release"), "signoff-verify": ("signoff", "verify"),
-    "signoff-keygen": ("signoff", "keygen"),
+    "signoff-keygen": ("signoff", "keygen"), "cluster-bootstrap": ("cluster", "bootstrap"),
+    "app-diff": ("app", "diff"),
+    "backup-list": ("backup", "list"), "backup-drill": ("backup", "drill"), "backup-prune": ("backup", "prune"),
 })
 HELP_FLAGS = ("-h", "--help")
 
@@ -124,7 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     # Errors name the command as it was typed: `provision up: ...`, `provision stacks up: ...`.
     name = alias or " ".join(filter(None, (args.command, getattr(args, "verb", None))))
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except Exception as exc:
+            # An unreachable endpoint, missing or refused credentials, a kubeconfig that cannot be loaded: one line,
+            # exit 4, whichever command met them (errors.unavailable is the one place that knows them).
+            mapped = errors.unavailable(exc, os.environ.get("KUBECONFIG"))
+            if mapped is None:
+                raise
+            raise mapped from None
     except errors.ProvisionError as exc:
         print(f"provision {name}: {exc}", file=sys.stderr)
         for line in exc.evidence:

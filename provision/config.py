@@ -146,6 +146,9 @@ class Target:
     oidc_issuer_url: str | None = None
     postgres_dsn: Secret = field(default=Secret(""), repr=False)
     namespace: str = ""  # the app's namespace; every Target builder reads it from settings
+    # The one environment whose roles a run holds (live and rehearsal: the nightly job's,
+    # settings github.nightly_environment); '' when the run may act on any (offline).
+    environment: str = ""
     # Capabilities the target cannot show; a check needing one reports
     # "not verifiable on this target" with this reason.
     cannot: dict = field(default_factory=dict)
@@ -165,6 +168,14 @@ class Target:
     def grade(self, system: str) -> str:
         """The evidence grade of what `system` answers here; real unless the target says otherwise."""
         return self.grades.get(system, "real")
+
+    def not_held(self, env_name: str) -> str | None:
+        """Why this run cannot act on environment `env_name` (None when it can): a run that holds one
+        environment's roles, scoped to that environment's resources, cannot read another's."""
+        if not self.environment or env_name == self.environment:
+            return None
+        return (f"this run holds the {self.environment} environment's roles only (github.nightly_environment); "
+                f"{env_name} is verified by a run holding {env_name}'s verify role, on its own runner")
 
     def gap(self, key: str) -> str | None:
         """The text of a named gap of this target, or None when the target has no such gap."""
@@ -201,6 +212,7 @@ def live_target(environ: dict | None = None) -> Target:
         kubeconfig=environ["KUBECONFIG"],
         cloudflare_token=Secret(environ["CLOUDFLARE_API_TOKEN"]),
         cloudflare_zone=environ["CLOUDFLARE_ZONE_ID"],
+        environment=s["github"]["nightly_environment"],
         domains=tuple(s["domains"]["names"]),
         namespace=s["kubernetes"]["namespace"],
         # Optional: the in-cluster postgres through a port-forward (docs/disaster-recovery.md);
@@ -211,5 +223,7 @@ def live_target(environ: dict | None = None) -> Target:
                              "the live target is never broken on purpose",
             "test_deploys": "test versions (random SHAs with no pushed image) are deployed only on the offline target",
             "aws_writes": "the nightly job's role is read-only: it reads the stacks the deploy side applied",
+            "fidelity_faults": "the rehearsal's fidelity faults seed copies of the jobs' rights with the rehearsal's "
+                               "operator; the live account is never broken on purpose",
         },
     )

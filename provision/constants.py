@@ -8,6 +8,8 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Annotation and label keys of the provisioner's own (their domain is the project's, not a setting).
 CHECKSUM_ANNOTATION = "cloudtolocalllm.online/config-checksum"
 OFFLINE_VOLUME_LABEL = "cloudtolocalllm.online/offline-volume"
+# which Cloudflare Origin CA certificate the origin certificate Secret holds (provision dns origin-cert)
+ORIGIN_CA_ID_ANNOTATION = "cloudtolocalllm.online/origin-ca-certificate-id"
 # Image-tag prefixes that the offline cluster's kwok stages turn into a never-Ready
 # or a crash-looping pod: the seeded faults the deploy engine cannot see coming.
 NEVER_READY_TAG = "badbad"

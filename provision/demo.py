@@ -1,27 +1,38 @@
 """`provision demo`: the main job on the embedded default (offline target).
 
-Starts the offline target, then provisions, deploys and verifies through the
-same functions the CLI and the workflows use, then runs the offline suite
-against that target and writes the sign-off report. A step whose part has
-not landed yet says so (it is never reported as done).
+Runs exactly the offline journey a user types (README, docs/cli.md), through
+the same command line, in a stack of its own:
+
+    provision local up                      (then the shell takes its export lines)
+    provision stacks up --env dev
+    provision cluster bootstrap --env dev
+    provision app deploy --env dev --image-tag <sha>
+    provision verify --env dev
+
+then runs the offline suite against that target and writes the sign-off report.
 """
 from __future__ import annotations
 
-import importlib
 import os
+import secrets
 import subprocess
 import sys
 import time
 
 from . import config, errors
-from .local import build, stack
+from .local import stack
 from .report import results, signoff
 
-# (title, module, function): function(target, progress) -> list of finding lines.
-STEPS = [
-    ("provision the AWS stacks (CloudFormation on moto)", "provision.aws.stacks", "demo_step"),
-    ("deploy the app (server-side apply, health gate, rollback)", "provision.kube.deploy", "demo_step"),
-    ("verify DNS, TLS and the app's domains", "provision.verify", "demo_step"),
+ENV = "dev"
+# (title, argv): the journey, in order. "{dir}" is the demo's own stack, "{sha}" a generated commit SHA.
+JOURNEY = [
+    ("start the offline target", ["local", "up", "--dir", "{dir}"]),
+    ("provision the AWS stacks (CloudFormation on moto)", ["stacks", "up", "--env", ENV]),
+    ("bootstrap the cluster (identity, namespace, cluster overlay, secret source, volumes)",
+     ["cluster", "bootstrap", "--env", ENV]),
+    ("deploy the app (server-side apply, health gate, rollback)",
+     ["app", "deploy", "--env", ENV, "--image-tag", "{sha}"]),
+    ("verify", ["verify", "--env", ENV]),
 ]
 
 
@@ -36,37 +47,35 @@ def _progress(m: str) -> None:
     print(f"==> {m}", file=sys.stderr, flush=True)
 
 
+def exports(state_dir) -> dict[str, str]:
+    """What `eval "$(provision local env)"` sets in a shell: the stack's endpoints and throwaway credentials."""
+    lines = stack.env_lines(state_dir, stack.read_state(state_dir) or {"components": {}})
+    return dict(line.removeprefix("export ").split("=", 1) for line in lines)
+
+
 def run(args) -> int:
+    from .cli import main
+
     t0 = time.monotonic()
     run_id = results.new_run_id("offline")
     run_dir = results.run_dir(run_id)
     state_dir = stack.run_stack_dir(run_dir)
-    _progress(f"[1/{len(STEPS) + 3}] build the local control plane if needed")
-    build.build_all(_progress)
-    _progress(f"[2/{len(STEPS) + 3}] start the offline target")
-    state = stack.up(state_dir, _progress)
+    fill = {"dir": str(state_dir), "sha": secrets.token_hex(20)}
+    total = len(JOURNEY) + 1
     failures = 0
+    rc = 0
     try:
-        target = stack.target(state)
-        os.environ.update(stack.offline_aws_env())
-        os.environ.update(target.env())
-        os.environ.setdefault("CTL_AUDIT_FILE", str(run_dir / "audit.jsonl"))
-        for i, (title, module, func) in enumerate(STEPS, start=3):
-            _progress(f"[{i}/{len(STEPS) + 3}] {title}")
-            try:
-                fn = getattr(importlib.import_module(module), func)
-            except (ImportError, AttributeError):
-                _progress(f"  not available yet: {module}.{func} has not landed; "
-                          "its scenarios report 'not implemented'")
-                continue
-            try:
-                for line in fn(target, _progress):
-                    print(f"    {line}", flush=True)
-            except errors.ProvisionError as exc:
-                failures += 1
-                _progress(f"  FAILED: {exc}")
-        last = len(STEPS) + 3
-        _progress(f"[{last}/{last}] run the offline suite against this target for the sign-off report")
+        for i, (title, argv) in enumerate(JOURNEY, start=1):
+            argv = [a.format(**fill) for a in argv]
+            _progress(f"[{i}/{total}] {title}: provision {' '.join(argv)}")
+            code = main(argv)
+            failures += code != 0
+            if i == 1:
+                if code != 0:
+                    raise errors.TargetUnavailable("the offline target did not start (see above)")
+                os.environ.update(exports(state_dir))
+                os.environ.setdefault("CTL_AUDIT_FILE", str(run_dir / "audit.jsonl"))
+        _progress(f"[{total}/{total}] run the offline suite against this target for the sign-off report")
         env = {**os.environ, stack.STACK_DIR_ENV: str(state_dir)}
         rc = subprocess.call([sys.executable, "-m", "pytest", "-m", "offline", "-q", "--run-id", run_id,
                               "-p", "no:cacheprovider"], cwd=config.ROOT, env=env)

@@ -16,14 +16,25 @@ from . import config, errors
 from .config import Target
 
 KINDS = ("env", "offline", "live")
-NO_KUBECONFIG = "KUBECONFIG is not set: run `aws eks update-kubeconfig` or `provision local up`"
+NO_KUBECONFIG = ("no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist: run "
+                 "`aws eks update-kubeconfig` or `provision local up`")
+
+
+def default_kubeconfig(environ: dict) -> str | None:
+    """The kubeconfig kubectl would use: the first path of KUBECONFIG, else ~/.kube/config when it exists
+    (where `aws eks update-kubeconfig` writes without --kubeconfig, as on a workflow runner)."""
+    if environ.get("KUBECONFIG"):
+        return environ["KUBECONFIG"].split(os.pathsep)[0]
+    home = environ.get("HOME") or os.path.expanduser("~")
+    path = Path(home) / ".kube" / "config"
+    return str(path) if path.exists() else None
 OFFLINE_NOT_RUNNING = "the offline target is not running in {dir}: start it with `provision local up`"
 
 
 def from_environment(environ: dict | None = None, need_kube: bool = False) -> Target:
     environ = dict(os.environ if environ is None else environ)
     s = config.settings()
-    kubeconfig = environ.get("KUBECONFIG") or None
+    kubeconfig = default_kubeconfig(environ)
     if need_kube and not kubeconfig:
         raise errors.TargetUnavailable(NO_KUBECONFIG)
     target = Target(name="cli", region=environ.get("AWS_REGION", s["aws"]["region"]),

@@ -11,7 +11,7 @@ from provision.aws import gaps as aws_gaps
 from provision.aws import stacks
 from provision.cli import progress
 from provision.config import Environment
-from provision.findings import caught
+from provision.findings import caught, unverifiable
 from provision.kube import render
 
 # ---- AWS stacks and templates (infrastructure.feature, monitoring.feature) ----
@@ -27,8 +27,13 @@ def aws_env(target):
 
 
 @given(parsers.parse("the {name} environment"), target_fixture="env")
-def the_environment(aws_env, name):
-    """The environment's stacks under a unique prefix on the target (parallel-safe)."""
+def the_environment(target, aws_env, check, name):
+    """The environment's stacks under a unique prefix on the target (parallel-safe). A run that holds one
+    environment's roles (live, rehearsal) reports another environment as not verifiable, with the reason."""
+    why = target.not_held(name)
+    if why:
+        check(unverifiable(f"the {name} environment on the {target.name} target", f"a run holding {name}'s roles",
+                           why, grade=target.grade("aws")))
     return aws_env(name)
 
 

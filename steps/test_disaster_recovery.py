@@ -130,3 +130,77 @@ def _integrity_red(check, record, source, restored, table):
     record(combine(f"database {restored.database} equals {source.database} (seeded fault)", against_source))
     check(faults.caught(against_source, table))
     check(faults.caught(against_manifest, table))
+
+
+# ---- off-cluster sets in the environment's bucket (provision/backup/store.py) ----
+
+
+@dataclass(frozen=True)
+class Bucket:
+    s3: object
+    loc: object
+
+
+@then("the backup stack's checks pass")
+def _backup_stack(check, target, env):
+    from provision.backup import bucket_checks
+
+    check(bucket_checks.template_check(env, target))
+
+
+@given("its backup in the environment's bucket", target_fixture="bucket")
+def _in_bucket(target, env, source, tmp_path):
+    from harness import backup_world
+    from provision.backup import store
+
+    s3, loc, why = backup_world.bucket(target, env)
+    if loc is None:
+        pytest.skip(f"{NOT_VERIFIABLE_PREFIX} the {target.name} target: {why}")
+    if not target.cannot.get("seeded_faults"):  # offline: a set of the scenario's database; live: the CronJob's
+        store.upload(s3, loc, dr.backup(source.dsn, source.database, tmp_path / "set"))
+    return Bucket(s3, loc)
+
+
+@given(parsers.parse("the backup in the bucket has {fault}"))
+def _corrupt_in_bucket(bucket, fault):
+    from provision.backup import store
+
+    faults.corrupt_remote(bucket.s3, bucket.loc, store.newest(bucket.s3, bucket.loc), fault)
+
+
+@when("the backup in the bucket is restored into the database holding data", target_fixture="outcome")
+def _restore_from_bucket(target, bucket, source):
+    from provision.backup import store
+
+    try:
+        store.restore(bucket.s3, bucket.loc, None, source.dsn, source.database, target.grade("aws"))
+    except errors.ProvisionError as exc:
+        return exc
+    return None
+
+
+@when("the restore drill runs", target_fixture="drilled")
+def _drill(target, bucket, source):
+    from provision.backup import store
+
+    return store.drill(bucket.s3, bucket.loc, source.dsn, {s: target.grade(s) for s in ("aws", "postgres")})
+
+
+def _part(drilled, prefix: str):
+    return next(f for f in drilled.findings if f.subject.startswith(prefix))
+
+
+@then("the newest backup verifies before any restore")
+def _drill_verified(check, drilled):
+    check(drilled.findings[0])
+
+
+@then("the drilled database matches the backup's manifest, table by table")
+def _drill_matches(check, drilled):
+    check(_part(drilled, "restore of backup"))
+
+
+@then("the RPO and the RTO are within the targets of settings")
+def _drill_rpo_rto(check, drilled):
+    check(combine(f"RPO and RTO of the drill of set {drilled.set_id}",
+                  [_part(drilled, "RPO"), _part(drilled, "RTO")]))

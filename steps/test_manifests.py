@@ -2,6 +2,7 @@
 from pytest_bdd import given, parsers, scenarios, then
 
 from provision import config
+from provision.check import commands as check_commands
 from provision.findings import caught
 from provision.kube import checks, render, schema, secret_scan
 
@@ -106,6 +107,26 @@ def ingress_class_installed(objects, check):
     check(checks.check_pinned_versions(cluster))
 
 
+@then("each cluster overlay installs the AWS Load Balancer Controller for its cluster, which handles its NLB Service")
+def lb_controller_installed(check):
+    from provision.kube import aws_lb
+
+    for env in config.environments():
+        cluster = render.render_cluster(env)
+        check(aws_lb.check_controller_installed(cluster, env))
+        check(aws_lb.check_services_handled(cluster))
+
+
 @then(parsers.parse('the ingress class check fails naming "{evidence}"'))
 def ingress_class_fails(objects, cluster, evidence, check, record):
     check(caught(record(checks.check_ingress_class_installed(objects, cluster)), evidence))
+
+
+@given("the repository's manifests, workflows and templates", target_fixture="check_issues")
+def repository_checked():
+    return check_commands.check()   # no path: this repository's inputs, its settings' policy rules on
+
+
+@then("provision check reports no finding on them")
+def check_clean(check_issues, check):
+    check(check_commands.finding(check_issues))

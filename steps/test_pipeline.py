@@ -134,7 +134,7 @@ def job_runs(workflow, target):
     app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
     volumes.prebind(target, objs)
     runs, others = offline_run.run_job(workflow, "deploy", {**target.env(), "GITHUB_RUN_ID": "4242"},
-                                       offline_run.context(sha))
+                                       offline_run.context(sha), cluster=env["cluster_name"])
     return {"sha": sha, "runs": runs, "others": others}
 
 

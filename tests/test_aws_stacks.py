@@ -183,3 +183,17 @@ def test_a_stack_listing_the_role_may_not_read_is_an_error_not_an_empty_stack():
     assert stack_api.resources(CF("ValidationError", "Stack with id x does not exist"), "x") == []
     with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
         stack_api.resources(CF("AccessDenied", "not authorized to perform: cloudformation:ListStackResources"), "x")
+
+
+def test_a_teardown_keeps_the_backup_stack_unless_asked(target):
+    # the backups are what a recreated environment restores from: `stacks down` keeps their stack, and
+    # `up` again finds it as it was (a retained bucket of the same name would otherwise refuse a new stack)
+    env = _fresh(target)
+    stacks.up(target, env, lambda m: None)
+    gone = {r.stack: r.action for r in stacks.down(target, env, lambda m: None)}
+    assert gone["backup"] == "kept" and gone["network"] == "deleted"
+    assert _existing(target, env) == {env.stack_name("backup")}
+    again = {r.stack: r.action for r in stacks.up(target, env, lambda m: None)}
+    assert again["backup"] == "no changes"
+    gone = {r.stack: r.action for r in stacks.down(target, env, lambda m: None, include_data=True)}
+    assert gone["backup"] == "deleted" and _existing(target, env) == set()

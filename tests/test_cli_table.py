@@ -10,11 +10,12 @@ pytestmark = [pytest.mark.offline, pytest.mark.live, pytest.mark.unit]
 TABLE = {
     "local": {"build", "up", "down", "env", "status"},
     "stacks": {"plan", "up", "down", "drift", "cost"},
-    "cluster": {"identity"},
-    "app": {"deploy", "rollback", "status"},
-    "dns": {"sync"},
+    "cluster": {"bootstrap", "identity"},
+    "app": {"deploy", "rollback", "status", "diff"},
+    "dns": {"sync", "origin-cert"},
     "verify": set(),
-    "backup": {"create", "restore"},
+    "check": set(),
+    "backup": {"create", "list", "restore", "drill", "prune"},
     "signoff": {"build", "release", "verify", "keygen"},
     "demo": set(),
 }

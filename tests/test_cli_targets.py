@@ -13,10 +13,20 @@ def test_environment_target_reads_the_endpoints_every_tool_reads():
     assert t.namespace and t.domains
 
 
-def test_environment_target_without_kubeconfig_is_unavailable_when_the_command_needs_one():
-    assert targets.from_environment({}).kubeconfig is None
-    with pytest.raises(errors.TargetUnavailable, match="KUBECONFIG is not set"):
-        targets.from_environment({}, need_kube=True)
+def test_environment_target_without_kubeconfig_is_unavailable_when_the_command_needs_one(tmp_path):
+    home = {"HOME": str(tmp_path)}
+    assert targets.from_environment(home).kubeconfig is None
+    with pytest.raises(errors.TargetUnavailable, match="KUBECONFIG is not set and ~/.kube/config does not exist"):
+        targets.from_environment(home, need_kube=True)
+
+
+def test_without_kubeconfig_the_environment_target_reads_kube_config_in_home_as_kubectl_does(tmp_path):
+    # where `aws eks update-kubeconfig` writes on a workflow runner (the deploy job sets no KUBECONFIG)
+    (tmp_path / ".kube").mkdir()
+    (tmp_path / ".kube" / "config").write_text("apiVersion: v1\nkind: Config\n")
+    t = targets.from_environment({"HOME": str(tmp_path)}, need_kube=True)
+    assert t.kubeconfig == str(tmp_path / ".kube" / "config")
+    assert targets.from_environment({"HOME": str(tmp_path), "KUBECONFIG": "/a:/b"}).kubeconfig == "/a"
 
 
 def test_offline_target_that_is_not_running_is_one_line_and_exit_4(tmp_path):

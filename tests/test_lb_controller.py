@@ -91,12 +91,35 @@ def lb_ns(target):
     client.delete(target, "v1", "Namespace", ns)
 
 
+@pytest.fixture
+def controller(target):
+    """A ready pod of the real controller's image in kube-system, for a cluster of its own (the stand-in acts
+    only for the cluster whose --cluster-name a ready controller pod carries); yields that cluster's name."""
+    from provision.kube import aws_lb
+
+    cluster = f"lbc-cluster-{uuid.uuid4().hex[:6]}"
+    name = f"aws-load-balancer-controller-{cluster[-6:]}"
+    client.create(target, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": aws_lb.NAMESPACE, "labels": {"app.kubernetes.io/name": aws_lb.NAME}},
+        "spec": {"containers": [{"name": "c", "image": f"{aws_lb.IMAGE_REPO}:v0.0.0",
+                                 "args": [f"--cluster-name={cluster}", "--ingress-class=alb"]}]}})
+
+    def ready():
+        why = aws_lb.running_for([{**p, "kind": "Pod"} for p in client.list_objects(
+            target, "v1", "Pod", aws_lb.NAMESPACE)], cluster)
+        return failed("controller pod", "ready", "; ".join(why)) if why else passed("controller pod ready")
+
+    assert wait_until("the controller pod ready (kwok)", ready, 60, 0.3).ok
+    yield cluster
+    client.delete(target, "v1", "Pod", name, aws_lb.NAMESPACE)
+
+
 def _status(target, kind, api, name, ns) -> list[str]:
     obj = client.get(target, api, kind, name, ns) or {}
     return [i.get("hostname") for i in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
 
 
-def test_the_controller_sets_status_only_on_what_the_real_one_reconciles(target, lb_ns):
+def test_the_controller_sets_status_only_on_what_the_real_one_reconciles(target, lb_ns, controller):
     """Seeded fault: an Ingress of another class (the app's, class nginx) gets no load balancer."""
     tag = lb_ns.split("-")[1]
     alb_class, other_class = f"alb-{tag}", f"other-{tag}"
@@ -121,7 +144,11 @@ def test_the_controller_sets_status_only_on_what_the_real_one_reconciles(target,
             client.create(target, i)
 
         kubeconfig = kubeconfig_of(target.local["controlplane"], lbc.WHO)
-        changed = lbc.reconcile(kubeconfig, namespace=lb_ns)
+        # seeded fault: no controller runs for this cluster (none installed, or one of another cluster) -> no status
+        assert lbc.reconcile(kubeconfig, cluster=f"{controller}-other", namespace=lb_ns) == []
+        assert _status(target, "Service", "v1", nlb["metadata"]["name"], lb_ns) == []
+        assert lbc.controller_missing(kubeconfig, f"{controller}-other")
+        changed = lbc.reconcile(kubeconfig, cluster=controller, namespace=lb_ns)
         assert len(changed) == 2, changed
         nlb_host = _status(target, "Service", "v1", nlb["metadata"]["name"], lb_ns)
         assert len(nlb_host) == 1 and NLB_HOST.match(nlb_host[0])
@@ -131,7 +158,7 @@ def test_the_controller_sets_status_only_on_what_the_real_one_reconciles(target,
         assert _status(target, "Service", "v1", "other-class", lb_ns) == []
         assert _status(target, "Ingress", "networking.k8s.io/v1", app_ing["metadata"]["name"], lb_ns) == []
         # a second pass changes nothing
-        assert lbc.reconcile(kubeconfig, namespace=lb_ns) == []
+        assert lbc.reconcile(kubeconfig, cluster=controller, namespace=lb_ns) == []
         # its identity may write load balancer status, not Secrets
         with pytest.raises(client.ApiError) as denied:
             client.list_objects(kubeconfig, "v1", "Secret", lb_ns)
@@ -141,7 +168,7 @@ def test_the_controller_sets_status_only_on_what_the_real_one_reconciles(target,
             client.delete(target, "networking.k8s.io/v1", "IngressClass", name)
 
 
-def test_as_a_stack_component_it_runs_in_rehearsal_mode_only(target, lb_ns, tmp_path):
+def test_as_a_stack_component_it_runs_in_rehearsal_mode_only(target, lb_ns, tmp_path, controller):
     from provision.local import controller_proc, stack
 
     offline, rehearsal = tmp_path / "offline", tmp_path / "rehearsal"
@@ -153,7 +180,7 @@ def test_as_a_stack_component_it_runs_in_rehearsal_mode_only(target, lb_ns, tmp_
     svc = copy.deepcopy(_manifest_nlb_service())
     svc["metadata"]["namespace"] = lb_ns
     client.create(target, svc)
-    info = controller_proc.start(lbc, rehearsal, lambda m: None, options={"namespace": lb_ns})
+    info = controller_proc.start(lbc, rehearsal, lambda m: None, options={"namespace": lb_ns, "cluster": controller})
     try:
         assert info["running"] is True
         f = wait_until("the process to set the NLB status", lambda: passed("status") if _status(
@@ -162,3 +189,30 @@ def test_as_a_stack_component_it_runs_in_rehearsal_mode_only(target, lb_ns, tmp_
     finally:
         lbc.stop(rehearsal)
     assert not list(rehearsal.glob("*.pid"))
+
+
+def _pod(cluster, ready=True, image=None, ns="kube-system"):
+    from provision.kube import aws_lb
+
+    return {"kind": "Pod", "metadata": {"name": "p", "namespace": ns},
+            "spec": {"containers": [{"name": "c", "image": image or f"{aws_lb.IMAGE_REPO}:v2.17.1",
+                                     "args": [f"--cluster-name={cluster}"]}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_the_stand_in_acts_only_while_the_real_controller_would_run():
+    """Seeded faults: no controller, one not ready, one of another cluster, another image, another namespace."""
+    from provision.kube import aws_lb
+
+    assert aws_lb.running_for([_pod("c1")], "c1") == []
+    dep = {"kind": "Deployment", "metadata": {"name": "d", "namespace": "kube-system"},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": f"{aws_lb.IMAGE_REPO}:v2.17.1",
+                                                          "args": ["--cluster-name=c1"]}]}}},
+           "status": {"availableReplicas": 2}}
+    assert aws_lb.running_for([dep], "c1") == []
+    assert "no available replica" in aws_lb.running_for([{**dep, "status": {}}], "c1")[0]
+    assert "no controller" in aws_lb.running_for([], "c1")[0]
+    assert "not ready" in aws_lb.running_for([_pod("c1", ready=False)], "c1")[0]
+    assert "--cluster-name=c2, not c1" in aws_lb.running_for([_pod("c2")], "c1")[0]
+    assert aws_lb.running_for([_pod("c1", image="example.com/other:v1")], "c1")
+    assert aws_lb.running_for([_pod("c1", ns="default")], "c1")

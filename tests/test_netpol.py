@@ -105,7 +105,7 @@ def dev():
 
 
 ALLOWED = {("ingress", "web-app", 8080), ("ingress", "api-backend", 8080),
-           ("web-app", "api-backend", 8080), ("api-backend", "postgres", 5432)}
+           ("web-app", "api-backend", 8080), ("api-backend", "postgres", 5432), ("postgres-backup", "postgres", 5432)}
 
 
 def test_committed_dev_overlay_allows_exactly_the_intended_paths(dev):
@@ -131,7 +131,7 @@ def test_only_api_backend_reaches_the_internet(dev):
     got = n.egress_reachability(n.policies_of(dev), n.workload_endpoints(dev), n.beyond_endpoints(dev))
     internet = {(s, d, p) for s, d, p, _ in got if d != "dns"}
     assert internet == {("api-backend", "internet", 443)}
-    assert {s for s, d, _, _ in got if d == "dns"} == {"web-app", "api-backend", "postgres"}
+    assert {s for s, d, _, _ in got if d == "dns"} == {"web-app", "api-backend", "postgres", "postgres-backup"}
 
 
 def test_empty_pod_selector_selects_every_pod_of_its_namespace():
@@ -154,3 +154,87 @@ def test_unexpected_egress_is_what_goes_red():
 
     f = n.check_egress({("a", "dns", 53, "UDP"), ("a", "internet", 22, "TCP")}, {("a", "dns", 53, "UDP")})
     assert caught(f, "a -> internet:22/TCP").ok and not caught(f, "a -> dns").ok
+
+
+# ------------------------------------------------ the backup CronJob's pod (issue 13)
+
+S3_US_EAST_1 = n.external("s3.us-east-1", "52.217.4.10")        # in 52.216.0.0/15 (ip-ranges.json service S3)
+STS_US_EAST_1 = n.external("sts.us-east-1", "209.54.177.20")    # in 209.54.176.0/21 (service AMAZON, us-east-1)
+ELSEWHERE = n.external("internet", "203.0.113.10")              # TEST-NET-3: no AWS range
+
+
+def _eps(objects):
+    return {e.name: e for e in n.workload_endpoints(objects)}
+
+
+def _backup_paths(objects):
+    """(what, allowed?) of the backup pod's connections the design decides."""
+    eps, pols = _eps(objects), n.policies_of(objects)
+    b = eps["postgres-backup"]
+    return {"postgres": n.allowed(pols, b, eps["postgres"], 5432),
+            "s3": n.allowed(pols, b, S3_US_EAST_1, 443), "sts": n.allowed(pols, b, STS_US_EAST_1, 443),
+            "s3 on 80": n.allowed(pols, b, S3_US_EAST_1, 80),
+            "api": n.allowed(pols, b, eps["api-backend"], 8080), "web": n.allowed(pols, b, eps["web-app"], 8080),
+            "internet": n.allowed(pols, b, ELSEWHERE, 443),
+            "metadata": n.allowed(pols, b, n.external("imds", "169.254.169.254"), 80),
+            "into the backup pod": n.allowed(pols, eps["api-backend"], b, 8080)}
+
+
+def test_backup_pod_reaches_postgres_s3_and_sts_and_nothing_else(dev):
+    assert _backup_paths(dev) == {"postgres": True, "s3": True, "sts": True, "s3 on 80": False, "api": False,
+                                  "web": False, "internet": False, "metadata": False, "into the backup pod": False}
+
+
+def _edited(objects, name, edit):
+    import copy
+    out = copy.deepcopy(objects)
+    for o in out:
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == name:
+            edit(o["spec"])
+    return out
+
+
+def test_seeded_widened_egress_reaches_the_internet_and_the_range_check_is_red(dev):
+    from provision.backup import cronjob_checks
+    wide = _edited(dev, "postgres-backup", lambda s: s["egress"][1]["to"].append({"ipBlock": {"cidr": "0.0.0.0/0"}}))
+    assert _backup_paths(wide)["internet"] is True                       # the model sees the hole
+    f = cronjob_checks.check_egress(wide)
+    assert findings_caught(f, "0.0.0.0/0 is not a published range of us-east-1")
+    assert cronjob_checks.check_egress(dev).ok
+
+
+def test_backup_pod_to_the_api_is_closed_on_both_sides_and_a_seeded_opening_of_both_is_red(dev):
+    def egress_all(s):
+        s["egress"].append({"to": [{"podSelector": {}}]})
+
+    def ingress_all(s):
+        s["ingress"].append({})
+
+    one = _edited(dev, "postgres-backup", egress_all)
+    other = _edited(dev, "api-backend", ingress_all)
+    assert _backup_paths(one)["api"] is False      # the API's ingress still refuses it
+    assert _backup_paths(other)["api"] is False    # the backup pod's egress still refuses it
+    both = _edited(one, "api-backend", ingress_all)
+    assert _backup_paths(both)["api"] is True
+    f = n.check_reachability(n.workload_reachability(both, render.render_cluster("dev")), ALLOWED)
+    assert findings_caught(f, "unexpected path postgres-backup -> api-backend:8080")
+
+
+def test_seeded_postgres_without_the_backup_peer_blocks_the_dump(dev):
+    closed = _edited(dev, "postgres", lambda s: s["ingress"][0]["from"].pop())
+    assert _backup_paths(closed)["postgres"] is False
+    f = n.check_reachability(n.workload_reachability(closed, render.render_cluster("dev")), ALLOWED)
+    assert findings_caught(f, "missing path postgres-backup -> postgres:5432")
+
+
+def test_seeded_missing_range_and_other_port_turn_the_range_check_red(dev):
+    from provision.backup import cronjob_checks
+    dropped = _edited(dev, "postgres-backup", lambda s: s["egress"][1]["to"].pop(0))
+    assert findings_caught(cronjob_checks.check_egress(dropped), "published range 1.178.4.0/23 of us-east-1 is missing")
+    port80 = _edited(dev, "postgres-backup", lambda s: s["egress"][1]["ports"].append({"protocol": "TCP", "port": 80}))
+    assert findings_caught(cronjob_checks.check_egress(port80), "not only TCP 443")
+
+
+def findings_caught(f, naming):
+    from provision.findings import caught
+    return caught(f, naming).ok

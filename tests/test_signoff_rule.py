@@ -177,3 +177,29 @@ def test_the_real_catalog_grades_reach_the_report():
     rep = signoff.build({"run": {"target": "offline"}, "tests": []})
     r = rows(rep)["R1.1"]
     assert r.need == catalog.release()["R1.1"]["offline"] and r.release == catalog.release()["R1.1"]
+
+
+def test_an_id_the_release_does_not_need_from_this_target_is_reported_and_refuses_nothing():
+    data = saved()
+    data["tests"] = [t for t in data["tests"] if t["scenario"] == "r33 emulated"]
+    scs = [catalog.Scenario("s.feature", "r33 emulated", ("R3.3", "offline"), 1),
+           catalog.Scenario("s.feature", "r32 live only", ("R3.2", "live"), 2)]
+    rep = signoff.build(data, {"R3.3": "x", "R3.2": "y"}, scs,
+                        {"R3.3": {"offline": "emulated"}, "R3.2": {"live": "static"}})
+    r = rows(rep)["R3.2"]
+    assert (r.outcome, r.required, r.refuses, r.signed) == (outcomes.NOT_RUN, False, False, False)
+    assert r.label() == "not run (not required on offline)"
+    assert rep.verdict == signoff.SIGNOFF and rep.counts["required_ids"] == 1
+    assert "the release needs 1 of them from this target: 1 signed off" in signoff.to_markdown(rep)
+
+
+def test_a_failed_scenario_refuses_even_where_the_release_does_not_need_the_id():
+    data = saved()
+    data["tests"] = [t for t in data["tests"] if t["scenario"] in ("r33 emulated", "r25 fails")]
+    scs = [catalog.Scenario("s.feature", t["scenario"], tuple(t["tags"]), n) for n, t in enumerate(data["tests"])]
+    ids = sorted({i for s in scs for i in s.ids})
+    assert "R2.5" in ids
+    rep = signoff.build(data, {i: i for i in ids}, scs, {i: {"live": "real"} for i in ids})
+    r = rows(rep)["R2.5"]
+    assert r.outcome == outcomes.FAILED and not r.required and r.refuses
+    assert rep.verdict == signoff.REFUSED

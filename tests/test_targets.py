@@ -120,3 +120,13 @@ def config_finding():
     from provision.findings import passed
 
     return passed("pods of deployment/web-app", "Ready", "1/1", grade="real")
+
+
+def test_a_live_run_holds_the_nightly_environment_only_and_says_so_for_another():
+    t = config.live_target({"KUBECONFIG": "/k", "CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_ZONE_ID": "z"})
+    nightly = config.settings()["github"]["nightly_environment"]
+    others = [e for e in config.environments() if e != nightly]
+    assert t.environment == nightly and t.not_held(nightly) is None
+    assert others and all(f"holds the {nightly} environment's roles only" in t.not_held(e) for e in others)
+    # the offline target may act on every environment (each test its own copy)
+    assert t.with_(environment="").not_held(others[0]) is None

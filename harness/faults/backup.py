@@ -85,3 +85,78 @@ def refused(outcome: BaseException | None, word: str) -> Finding:
     got = "the restore went through" if outcome is None else f"{type(outcome).__name__}: {outcome}"
     return failed(subject, expected=f"Refused naming {word!r}", actual=got,
                   evidence=getattr(outcome, "evidence", ()))
+
+
+# -- seeded faults on a set in the bucket (provision/backup/store.py), applied to a fresh set only ----------
+
+
+def _get(s3, loc, key: str) -> tuple[bytes, dict]:
+    obj = s3.get_object(Bucket=loc.bucket, Key=key)
+    return obj["Body"].read(), obj.get("Metadata") or {}
+
+
+def _put(s3, loc, key: str, body: bytes, meta: dict, **sse) -> None:
+    sse = sse or {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": loc.key_arn}
+    s3.put_object(Bucket=loc.bucket, Key=key, Body=body, Metadata=meta, **sse)
+
+
+def _remote_flip(s3, loc, rset) -> None:
+    key = rset.objects[manifest.DUMP]["key"]
+    body, meta = _get(s3, loc, key)
+    data = bytearray(body)
+    data[len(data) // 2] ^= 0x01
+    _put(s3, loc, key, bytes(data), meta)
+
+
+def _remote_truncate(s3, loc, rset) -> None:
+    key = rset.objects[manifest.DUMP]["key"]
+    body, meta = _get(s3, loc, key)
+    _put(s3, loc, key, body[: len(body) // 2], meta)
+
+
+def _remote_drop_manifest(s3, loc, rset) -> None:
+    s3.delete_object(Bucket=loc.bucket, Key=rset.objects[manifest.MANIFEST]["key"])
+
+
+def _remote_tamper_manifest(s3, loc, rset) -> None:
+    import json
+
+    key = rset.objects[manifest.MANIFEST]["key"]
+    body, meta = _get(s3, loc, key)
+    m = json.loads(body)
+    table = sorted(m["tables"])[0]
+    m["tables"][table]["rows"] += 1  # a manifest that would bless a restore with an extra row
+    _put(s3, loc, key, json.dumps(m, indent=1, sort_keys=True).encode() + b"\n", meta)
+
+
+def _remote_other_key(s3, loc, rset) -> None:
+    import boto3
+
+    kms = boto3.client("kms", region_name=s3.meta.region_name)  # AWS_ENDPOINT_URL: the target's, if any
+    key_arn = kms.create_key(Description="seeded fault: not the backup key")["KeyMetadata"]["Arn"]
+    k = rset.objects[manifest.DUMP]["key"]
+    body, meta = _get(s3, loc, k)
+    _put(s3, loc, k, body, meta, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
+
+
+def _remote_sse_s3(s3, loc, rset) -> None:
+    k = rset.objects[manifest.DUMP]["key"]
+    body, meta = _get(s3, loc, k)
+    _put(s3, loc, k, body, meta, ServerSideEncryption="AES256")
+
+
+REMOTE_CORRUPTIONS = {
+    "one byte flipped in the dump object": (_remote_flip, "checksum"),
+    "the dump object truncated": (_remote_truncate, "checksum"),
+    "the manifest object deleted": (_remote_drop_manifest, "no manifest.json"),
+    "the manifest tampered with": (_remote_tamper_manifest, "tampered manifest"),
+    "the dump encrypted with another key": (_remote_other_key, "not the backup key"),
+    "the dump encrypted with SSE-S3, not the backup key": (_remote_sse_s3, "not aws:kms"),
+}
+
+
+def corrupt_remote(s3, loc, rset, fault: str) -> str:
+    """Apply a seeded fault to a set in the bucket; returns the word the refusal must name."""
+    apply, word = _lookup(REMOTE_CORRUPTIONS, fault)
+    apply(s3, loc, rset)
+    return word

@@ -21,6 +21,9 @@ def register(sub) -> None:
             "--env", required=True, help=f"environment of settings.yaml ({', '.join(config.environments())})"
         )
         p.set_defaults(func=func)
+        if name == "down":
+            p.add_argument("--include-backups", action="store_true",
+                           help="also delete the backup stack (its bucket and key are retained by CloudFormation)")
 
 
 def cli_target():
@@ -64,7 +67,7 @@ def _up(args) -> int:
 def _down(args) -> int:
     from . import stacks
 
-    return _print(stacks.down(cli_target(), _env(args), _progress))
+    return _print(stacks.down(cli_target(), _env(args), _progress, include_data=args.include_backups))
 
 
 def _drift(args) -> int:

@@ -95,6 +95,8 @@ def node_subnets_live(target, env: Environment) -> Finding:
 
 NOT_FOUND = ("ResourceNotFoundException", "NotFoundException", "NotFound", "ResourceNotFound")
 NOT_SHOWN = "not shown by this endpoint: {reason}"
+# IAM's refusal, as each protocol names it (EC2: UnauthorizedOperation; SNS: AuthorizationError)
+DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError")
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
@@ -113,10 +115,13 @@ def not_shown(target, subject: str, expected: str, gap: str, reason: str = "") -
 
 
 def could_not_read(target, subject: str, expected: str, exc: Exception, gap: str = "") -> Finding:
-    """A read that failed: failed when the endpoint says the thing is absent and names no gap for it
-    (it should be there), else unverifiable with the reason and the gap."""
+    """A read that failed: failed when the job's role is refused (AccessDenied) or when the endpoint says the
+    thing is absent and names no gap for it (it should be there), else unverifiable with the reason and the gap."""
     code, message = _reason(exc)
     gaps = target_gaps.named(target, gap) if gap else ()
+    if code in DENIED:   # the job's role lacks what the probe calls: a defect of the role, never a gap
+        return failed(subject, expected, f"refused: {code}: {message}", evidence=[f"FAIL {subject}: {code}: {message}"],
+                      grade=target.grade("aws"))
     if code in NOT_FOUND and not gaps:
         return failed(subject, expected, f"absent: {code}: {message}", evidence=[f"FAIL {subject}: {message}"],
                       grade=target.grade("aws"))

@@ -276,8 +276,14 @@ def plan(target, env: Environment, progress=print) -> list[StackResult]:
     return results
 
 
-def down(target, env: Environment, progress=print) -> list[StackResult]:
-    """Delete the stacks in reverse dependency order; absent ones are said so."""
+# Stacks that hold data a teardown must not take with it: the backups are what a recreated
+# environment restores from (docs/disaster-recovery.md). `down` keeps them unless asked.
+DATA_STACKS = ("backup",)
+
+
+def down(target, env: Environment, progress=print, include_data: bool = False) -> list[StackResult]:
+    """Delete the stacks in reverse dependency order; absent ones are said so. The data stacks
+    (DATA_STACKS) are kept unless `include_data`: a teardown and `up` again finds them as they were."""
     cf = client(target, "cloudformation")
     sha, actor = commit_sha(), who(target)
     results = []
@@ -286,6 +292,10 @@ def down(target, env: Environment, progress=print) -> list[StackResult]:
         current = describe(cf, name)
         if current is None:
             results.append(StackResult(stack, name, "absent"))
+            continue
+        if stack in DATA_STACKS and not include_data:
+            progress(f"{stack}: kept (it holds the backups; `stacks down --include-backups` deletes it)")
+            results.append(StackResult(stack, name, "kept", status=current["StackStatus"]))
             continue
         seen = {e["EventId"] for e in new_events(cf, name, set())}
         gaps: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ import yaml
 from ..ci import workflow_model
 from ..config import Environment, settings
 from ..findings import Finding, combine, failed, graded, passed
+from ..kube import aws_lb
 from . import design_checks
 from . import gaps as target_gaps
 from .cfn import load, parameters
@@ -140,8 +141,10 @@ def node_group_config(eks: Resolver, instance_type: str, nmin: int, desired: int
 def control_plane_logging(eks: Resolver) -> Finding:
     got = set()
     for c in eks.resources("AWS::EKS::Cluster").values():
-        types = c["Properties"].get("Logging", {}).get("ClusterLogging", {}).get("EnabledTypes", [])
-        got |= {t.get("Type") for t in types}
+        logging = c.get("Properties", {}).get("Logging")   # malformed shapes (a list, a string) enable nothing
+        cluster_logging = logging.get("ClusterLogging") if isinstance(logging, dict) else None
+        types = cluster_logging.get("EnabledTypes") if isinstance(cluster_logging, dict) else None
+        got |= {t.get("Type") for t in types if isinstance(t, dict)} if isinstance(types, list) else set()
     missing = CONTROL_PLANE_LOGS - got
     return Finding(
         not missing,
@@ -153,7 +156,7 @@ def control_plane_logging(eks: Resolver) -> Finding:
 
 
 @graded("static")
-def access_and_endpoint(eks: Resolver) -> Finding:
+def access_and_endpoint(eks: Resolver, roles=("deploy", "verify")) -> Finding:
     problems, evidence = [], []
     for lid, c in eks.resources("AWS::EKS::Cluster").items():
         p = c["Properties"]
@@ -172,7 +175,7 @@ def access_and_endpoint(eks: Resolver) -> Finding:
         str(e["Properties"].get("PrincipalArn")): e["Properties"]
         for e in eks.resources("AWS::EKS::AccessEntry").values()
     }
-    for kind in ("deploy", "verify"):
+    for kind in roles:   # this project's GitHub roles (none for anyone else's templates)
         if not any(arn.endswith(f"-github-{kind}") for arn in entries):
             problems.append(f"no access entry for the GitHub {kind} role")
     for arn, props in entries.items():
@@ -328,6 +331,7 @@ def template_check(env: Environment, target=None) -> Finding:
             design_checks.addon_roles_ordered({"network": net, "eks": eks, "irsa": irsa, "monitoring": mon}),
             design_checks.api_endpoint_reachable(eks, env, workflow_model.committed()),
             irsa_trust(irsa, app_namespace(), target_gaps.named(target, "AWS::IAM::OIDCProvider")),
+            aws_lb.check_role_policy(irsa.resources()),
             alarms_notify(mon),
             log_groups_retained(mon, env.cluster_name),
             budget_template(bud, env["budget_usd"], target_gaps.named(target, "AWS::Budgets::Budget")),

@@ -26,10 +26,16 @@ def _resolved(path: Path | None, env: Environment | None):
 
 def check_no_admin(path: Path = load.IAM_TEMPLATE, env: Environment | None = None, gaps=()) -> Finding:
     """No Allow statement grants a wildcard action on a wildcard resource; parliament finds nothing."""
+    t, r = _resolved(path, env)
+    return no_admin(t, r, Path(path).name, gaps)
+
+
+def no_admin(t: dict, r, name: str, gaps=(), lint: bool = True) -> Finding:
+    """check_no_admin on a loaded template and its resolver (provision check: anyone's template; there
+    `lint=False`, parliament's RESOURCE_STAR on published controller policies is not a finding)."""
     from parliament import analyze_policy_string
 
-    t, r = _resolved(path, env)
-    bad, lint = [], []
+    bad, linted = [], []
     policies = iam_roles.permission_policies(t, r)
     for where, doc in policies.items():
         for st in as_list(doc.get("Statement", [])):
@@ -40,12 +46,12 @@ def check_no_admin(path: Path = load.IAM_TEMPLATE, env: Environment | None = Non
                 bad.append(f"{where}: Allow with NotAction/NotResource")
             elif any(a in ("*", "*:*") for a in as_list(st.get("Action", []))) and "*" in resources:
                 bad.append(f"Action * on * in {where}")
-        for f in analyze_policy_string(json.dumps(doc)).findings:
-            lint.append(f"{where}: parliament {f.issue} {f.detail or ''}".strip())
-    problems = bad + lint
+        for f in analyze_policy_string(json.dumps(doc)).findings if lint else ():
+            linted.append(f"{where}: parliament {f.issue} {f.detail or ''}".strip())
+    problems = bad + linted
     return Finding(
         not problems,
-        f"IAM policies of {Path(path).name}",
+        f"IAM policies of {name}",
         "no Action * on *, no parliament finding",
         "; ".join(problems) or f"{len(policies)} policies, none over-broad",
         evidence=tuple(problems) or tuple(policies),

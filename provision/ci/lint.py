@@ -92,7 +92,12 @@ def zizmor(paths: list[Path]) -> Finding:
 
 def own_checks(wf: model.Workflow) -> list[Finding]:
     """The repository's rules for one workflow, plus the deploy- or live-specific ones by file name."""
-    found = [checks.hygiene(wf)]
+    return [checks.hygiene(wf), *named_checks(wf)]
+
+
+def named_checks(wf: model.Workflow) -> list[Finding]:
+    """This project's rules for its deploy, live and CI workflows, chosen by file name."""
+    found = []
     if wf.name == model.DEPLOY:
         found += [checks.permissions_exact(wf, "deploy"), checks.oidc_credentials(wf, "deploy", checks.DEPLOY_ROLE_VAR),
                   deploy_checks.deploy_triggers(wf), deploy_checks.concurrency_per_cluster(wf),

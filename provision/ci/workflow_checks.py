@@ -12,6 +12,11 @@ DEPLOY_ROLE_VAR = "AWS_DEPLOY_ROLE_ARN"
 VERIFY_ROLE_VAR = "AWS_VERIFY_ROLE_ARN"
 CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 DANGEROUS_TRIGGERS = ("pull_request_target", "workflow_run")
+# Triggers whose run can be started by someone without write access, with the base repository's token.
+RISKY_TRIGGERS = ("issue_comment", "workflow_run", "pull_request_target")
+# Actions that upload SARIF to code scanning (analyze uploads its own results by default).
+UPLOAD_SARIF = ("github/codeql-action/upload-sarif", "github/codeql-action/analyze")
+_SECRET_REF = re.compile(r"\bsecrets\.(?!GITHUB_TOKEN\b)(\w+)|secrets:\s*inherit")
 
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # Access key ids of long-lived (AKIA) and temporary (ASIA) credentials.
@@ -72,6 +77,10 @@ def least_privilege(wf: Workflow) -> Finding:
             problems.append(f"job {job_id} permissions: {perms}")
         elif perms is None and top is None:
             problems.append(f"job {job_id}: no permissions block")
+        elif isinstance(perms, dict) and perms.get("security-events") == "write" and not any(
+                steps_using(wf, action, job_id) for action in UPLOAD_SARIF):
+            problems.append(f"job {job_id}: security-events: write without a {' or '.join(UPLOAD_SARIF)} step "
+                            "(allowed only in the job that uploads SARIF)")
     return failed(subject, "least privilege", "; ".join(problems), evidence=problems) if problems \
         else passed(subject, "least privilege", "ok")
 
@@ -164,6 +173,34 @@ def no_dangerous_triggers(wf: Workflow) -> Finding:
         else passed(subject, "no " + "/".join(DANGEROUS_TRIGGERS), ", ".join(wf.triggers()))
 
 
+def _writes(perms) -> list[str]:
+    if perms is None:
+        return ["(token permissions not set: the repository default, possibly write)"]
+    if isinstance(perms, str):
+        return [] if perms == "read-all" else [perms]
+    return [f"{k}: {v}" for k, v in perms.items() if v == "write"]
+
+
+@graded(STATIC)
+def risky_triggers(wf: Workflow) -> Finding:
+    """issue_comment, workflow_run and pull_request_target run with the base repository's token and
+    secrets although anyone may start them: together with write permissions or secrets they are a way in."""
+    subject = f"{wf.name}: no {'/'.join(RISKY_TRIGGERS)} trigger with write permissions or secrets"
+    risky = [t for t in wf.triggers() if t in RISKY_TRIGGERS]
+    bad = []
+    for job_id, job in (wf.jobs() if risky else {}).items():
+        job = job or {}
+        perms = job.get("permissions", wf.doc.get("permissions"))
+        writes = _writes(perms)
+        secrets = sorted({m.group(1) or "inherit" for m in _SECRET_REF.finditer(str(job))})
+        if writes or secrets:
+            held = ", ".join(writes + [f"secrets.{x}" if x != "inherit" else "secrets: inherit" for x in secrets])
+            bad.append(f"job {job_id} runs on {', '.join(risky)} holding {held}")
+    expected = "read-only token and no secrets under those triggers"
+    return failed(subject, expected, f"{len(bad)} jobs", evidence=[f"FAIL {b}" for b in bad]) if bad \
+        else passed(subject, expected, f"triggers {', '.join(wf.triggers()) or 'none'}")
+
+
 def merge(subject: str, findings: list[Finding]) -> Finding:
     """Like findings.combine, but keeps each failing finding's own evidence, indented under it."""
     c = combine(subject, findings)
@@ -180,7 +217,7 @@ def hygiene(wf: Workflow) -> Finding:
     """The repository's own rules for every workflow."""
     return merge(f"{wf.name}: own workflow rules", [
         least_privilege(wf), pinned_actions(wf), no_expressions_in_run(wf), no_dangerous_triggers(wf),
-        static_aws_keys([wf]),
+        risky_triggers(wf), static_aws_keys([wf]),
     ])
 
 

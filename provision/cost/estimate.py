@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from .. import config, errors
-from ..aws.cfn import parameters
+from ..aws.cfn import load, parameters
 from ..config import Environment
 from ..findings import Finding
 
@@ -70,7 +70,10 @@ def estimate(env: Environment, table: dict | None = None) -> Estimate:
     nats = int(net.refs.get("NatGateways", len(net.resources("AWS::EC2::NatGateway"))))
     alarms = len(mon.resources("AWS::CloudWatch::Alarm"))
     dashboards = len(mon.resources("AWS::CloudWatch::Dashboard"))
-    keys = len(eks.resources("AWS::KMS::Key"))
+    # The backup stack (backup.yaml) adds its bucket and its own key.
+    backup = parameters.rendered("backup", env) if load.path("backup", env.template_dir).exists() else None
+    keys = len(eks.resources("AWS::KMS::Key")) + (len(backup.resources("AWS::KMS::Key")) if backup else 0)
+    buckets = len(backup.resources("AWS::S3::Bucket")) if backup else 0
     if itype not in p["ec2_hour"]:
         raise errors.BadInput(PRICE_MISSING.format(what=f"EC2 {itype}", table=table["_name"]))
     lines = [
@@ -102,6 +105,8 @@ def estimate(env: Environment, table: dict | None = None) -> Estimate:
         Line("CloudWatch dashboards", f"{dashboards} dashboards",
              f"${p['cloudwatch_dashboard_month']}/mo", dashboards * p["cloudwatch_dashboard_month"]),
         Line("KMS keys", f"{keys} keys", f"${p['kms_key_month']}/key-mo", keys * p["kms_key_month"]),
+        Line("S3 backups (Standard)", f"{buckets} bucket, {use['backup_gb'] * buckets} GB",
+             f"${p['s3_standard_gb_month']}/GB-mo", buckets * use["backup_gb"] * p["s3_standard_gb_month"]),
     ]
     total = round(sum(ln.monthly for ln in lines), 2)
     return Estimate(env.name, tuple(lines), total, float(env["budget_usd"]), str(table["date"]), table["_name"])

@@ -1,7 +1,7 @@
-"""`provision dns sync` and `provision verify`: the same functions the suite uses."""
+"""`provision dns sync`, `provision dns origin-cert` (`provision verify` is registered here, lives in verify.py)."""
 from __future__ import annotations
 
-from .. import config, errors
+from .. import config
 from ..config import Target
 
 
@@ -13,9 +13,14 @@ def register(sub) -> None:
     s.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     _target_args(s)
     s.set_defaults(func=_sync)
-    v = sub.add_parser("verify", help="run the DNS/TLS probes; print Findings; exit 1 if any is red")
-    _target_args(v)
-    v.set_defaults(func=_verify)
+    o = dsub.add_parser("origin-cert", help="the origin certificate secret Cloudflare's SSL mode strict verifies: "
+                                            "a Cloudflare Origin CA certificate for every domain (idempotent; the "
+                                            "operator, with an \"SSL and Certificates Edit\" token)")
+    o.add_argument("--env", required=True, help="environment (settings.yaml environments)")
+    _target_args(o)
+    o.set_defaults(func=_origin_cert)
+    from .. import verify  # `provision verify`: the final verification (its command lives there)
+    verify.register(sub, _target_args)
 
 
 def _target_args(p) -> None:
@@ -46,11 +51,9 @@ def _sync(args) -> int:
     return 0
 
 
-def _verify(args) -> int:
-    from .. import verify
-    findings = verify.run(target_of(args))
-    for line in verify.lines(findings):
+def _origin_cert(args) -> int:
+    from . import origin_ca
+    config.environment(args.env)  # unknown environment: one line, exit 2, before touching anything
+    for line in origin_ca.ensure(target_of(args), args.env, _progress):
         print(line)
-    bad = sum(not f.ok for f in findings)
-    print(f"{len(findings) - bad} of {len(findings)} checks pass")
-    return errors.EXIT_FAILED if bad else errors.EXIT_OK
+    return 0

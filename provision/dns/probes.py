@@ -194,6 +194,33 @@ def _get(tls: ssl.SSLSocket, domain: str, path: str) -> str:
     return data.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
+def fetch(target: Target, domain: str, path: str, r=None, limit: int = 65536) -> tuple[int, dict, bytes]:
+    """GET https://domain/path as a browser would (the target's resolver and connect map, a verifying TLS
+    client): (status, lower-cased headers, the first `limit` bytes of the body). OSError/ssl.SSLError propagate."""
+    a = query(r or resolver(target), domain)
+    if not a.addresses:
+        raise OSError(f"{domain} does not resolve: {a.text()}")
+    addr = connect_address(target, a.addresses[0])
+    if target.dns_server and not ipaddress.ip_address(addr).is_loopback:
+        raise OSError(NOT_LOOPBACK.format(addr=addr))
+    ctx = ssl.create_default_context(cafile=target.ca_bundle) if target.ca_bundle else ssl.create_default_context()
+    with _connect(addr, target.https_port, ctx, domain) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n"
+                    "User-Agent: provision-verify\r\n\r\n".encode())
+        data = b""
+        while len(data) < limit:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:]) if k}
+    return status, headers, body[:limit]
+
+
 def check_tls_domain(target: Target, domain: str, r=None, min_days: int | None = None,
                      now: dt.datetime | None = None) -> Finding:
     """HTTPS on `domain`: a certificate valid >= min_days, naming it, chaining to a trusted CA; health 200."""

@@ -31,7 +31,10 @@ def _items(result: kubectl.Result) -> list[dict]:
 
 
 def apply_set(target: Target, objs, dry: bool = False) -> list[dict]:
-    """Server-side apply of every object as FIELD_MANAGER; the objects as stored (or as they would be)."""
+    """Server-side apply of every object as FIELD_MANAGER; the objects as stored (or as they would be).
+    An empty set applies nothing (kubectl refuses an empty List): a render may have dropped everything."""
+    if not objs:
+        return []
     args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "-o", "json", "-f", "-"]
     if dry:
         args.insert(1, "--dry-run=server")

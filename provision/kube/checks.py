@@ -146,6 +146,7 @@ def check_image_sources(objects: list[dict], settings: dict | None = None) -> Fi
     s = settings or config.settings()
     allowed = set(s["images"].values())
     app = set(s["kubernetes"]["deployments"]) | set(s["kubernetes"]["statefulsets"])
+    app |= {(s.get("backup") or {}).get("cronjob")} - {None}   # the backup CronJob's images too
     seen, bad = set(), []
     for w in workloads(objects):
         if w["metadata"]["name"] not in app:

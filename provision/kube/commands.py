@@ -1,4 +1,4 @@
-"""CLI: `provision app deploy|rollback|status`, `provision cluster identity` (placed by provision/cli.py)."""
+"""CLI: `provision app deploy|rollback|status|diff`, `provision cluster bootstrap|identity` (placed by cli.py)."""
 from __future__ import annotations
 
 import sys
@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--no-rollback", action="store_true", help="leave a failed rollout in place (debugging only)")
     p.add_argument("--lock-timeout", type=float, default=1800,
                    help="seconds to wait for the deploy lock (default 1800)")
+    p.add_argument("--prune-data", action="store_true",
+                   help="also prune data-bearing objects (PersistentVolumeClaims) the repository no longer has")
     p.set_defaults(func=_deploy)
 
     p = sub.add_parser("rollback", help="deploy the previous good SHA (or --to SHA), health-gated")
@@ -46,10 +48,26 @@ def register(sub) -> None:
     _env_arg(p)
     p.set_defaults(func=_status)
 
+    p = sub.add_parser("app-diff", help="drift: the cluster against the render of the deployed commit "
+                                    "(read-only; exit 1 on drift)")
+    _env_arg(p)
+    p.set_defaults(func=_diff)
+
     p = sub.add_parser("cluster-identity",
                        help="label the cluster KUBECONFIG points at as the environment's (once, after creating it)")
     p.add_argument("--env", required=True)
     p.set_defaults(func=_identity)
+
+    p = sub.add_parser("cluster-bootstrap",
+                       help="the operator's once-per-cluster steps before the first deploy: identity, the app's "
+                            "Namespace, the cluster overlay (offline: a generated secret source, pre-bound volumes)")
+    p.add_argument("--env", required=True, help=f"environment of settings.yaml ({', '.join(config.environments())})")
+    p.add_argument("--target", choices=("env", "offline", "live"), default="env",
+                   help="env (default): the cluster KUBECONFIG names and the AWS endpoint of the environment; "
+                        "offline: the running `provision local up` stack; live: every live setting")
+    p.add_argument("--dir", default=None,
+                   help="offline stack state directory (default: $CTL_STACK_DIR or the cache dir)")
+    p.set_defaults(func=_bootstrap)
 
 
 def _deploy(args) -> int:
@@ -58,7 +76,8 @@ def _deploy(args) -> int:
     config.validate_image_tag(args.image_tag)
     out = deploy.deploy(_target(), deploy.Options(env=args.env, image_tag=args.image_tag, namespace=args.namespace,
                                                   wait_for_lock=not args.no_wait, rollback=not args.no_rollback,
-                                                  lock_timeout=args.lock_timeout), _progress)
+                                                  lock_timeout=args.lock_timeout,
+                                                  prune_data=args.prune_data), _progress)
     print("\n".join(out.lines()))
     return 0
 
@@ -80,8 +99,25 @@ def _status(args) -> int:
     return 0
 
 
+def _diff(args) -> int:
+    from . import drift
+    found = drift.findings(_target(), args.env, args.namespace)
+    print("\n".join(line for f in found for line in (f.line(), *(f"  {e}" for e in f.evidence))))
+    return 1 if any(not f.ok and not f.unverifiable for f in found) else 0
+
+
 def _identity(args) -> int:
     from . import identity
     env = config.environment(args.env)
     print(f"cluster identity: {identity.bootstrap(_target(), env['cluster_name'])}")
+    return 0
+
+
+def _bootstrap(args) -> int:
+    from ..targets import for_cli
+    from . import bootstrap
+
+    env = config.Environment.named(args.env)
+    out = bootstrap.run(for_cli(args.target, state_dir=args.dir, need_kube=True), env, _progress)
+    print("\n".join(out.lines()))
     return 0

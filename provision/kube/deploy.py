@@ -3,9 +3,9 @@
 validate -> refuse the wrong cluster -> server-side dry run of the whole set
 (the diff against the live objects says whether anything would change: a
 no-op deploy makes zero writes) -> take the Lease -> server-side apply with a
-fixed field manager -> wait for a healthy rollout, failing early on a clear
-cause -> on failure re-apply the last good set and wait until healthy ->
-record history -> release the Lease. See docs/deploy.md.
+fixed field manager (members of the app's ApplySet) -> wait for a healthy rollout, failing early on a
+clear cause -> prune what the render dropped; on failure re-apply the last good set, wait until healthy
+and prune what the failed deploy added -> record history -> release the Lease. See docs/deploy.md.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import config, errors
 from ..config import Environment, Target
 from ..constants import FIELD_MANAGER
-from . import app_secret, client, history, identity, last_good, lock, render, rollout
+from . import app_secret, applyset, client, drift, history, identity, last_good, lock, prune, render, rollout
 from .apply import apply_set, diff, dry_run, live_objects
 from .objects import containers, key
 
@@ -66,6 +66,7 @@ class Options:
     action: str = "deploy"
     objects: tuple | None = None          # rollback: apply exactly these (already prepared) objects
     secret_source: str | None = None      # None: app_secret.source_name(env) (tests name their own)
+    prune_data: bool = False              # prune data-bearing members (claims) the render no longer has
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Outcome:
     locked: tuple[float, float] | None = None  # (acquired, released), time.time()
     rolled_back_to: str | None = None
     writes: int = 0
+    pruned: list[str] = field(default_factory=list)      # members deleted after health (or after the rollback)
+    kept: list[str] = field(default_factory=list)        # members the render dropped but prune keeps (data)
+    corrected: list[str] = field(default_factory=list)   # hand changes to the deployed set taken back
 
     @property
     def ok(self) -> bool:
@@ -94,6 +98,7 @@ class Outcome:
             out[0] = NO_CHANGES.format(sha=self.sha, namespace=self.namespace)
         if self.changed:
             out.append(f"changed {len(self.changed)}: " + ", ".join(self.changed))
+        out += [f"pruned {k}" for k in self.pruned] + self.kept + self.corrected
         for w, (low, want) in sorted(self.min_ready.items()):
             out.append(f"lowest ready {w}: {low}/{want}")
         if self.rolled_back_to:
@@ -156,6 +161,7 @@ def plan(target: Target, opts: Options) -> Plan:
         if not overlay.exists():
             raise errors.BadInput(render.MISSING_OVERLAY.format(path=overlay, env=env.name))
         objs = render.prepare(render.render_dir(overlay), sha, namespace)
+    objs = applyset.label(objs, applyset.app_parent(namespace))   # members of the app's ApplySet
     if not any(o["kind"] == "Secret" and o["metadata"]["name"] == app_secret.secret_name() for o in objs):
         # app-secrets comes from the secret source, never from the repository
         needed = app_secret.required_keys(objs)
@@ -244,7 +250,12 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
     changes = diff(live_objects(target, p.objects), dry)
     grace = opts.ready_grace if opts.ready_grace is not None else ready_grace(p.objects)
     timeout = opts.rollout_timeout or rollout_timeout(p.objects)
-    if not changes and not out.changed and lock.holder_of(target, p.namespace)[0] != "held":
+    parent = applyset.app_parent(p.namespace)
+    have = applyset.read(target, parent)                           # the prune step's reads
+    gone = prune.pending(target, parent, p.objects, opts.prune_data, have)
+    want_gks = applyset.group_kinds(p.objects) | {applyset.group_kind(o) for o, _ in gone.kept}
+    if (not changes and not out.changed and not gone.delete and have is not None and have.gks == want_gks
+            and lock.holder_of(target, p.namespace)[0] != "held"):
         v = rollout.evaluate(rollout.snapshot(target, p.namespace), p.names("Deployment"),
                              p.names("StatefulSet"), p.names("Service"), datetime.now(UTC), grace)
         if v.state == "healthy":                                   # zero writes
@@ -261,6 +272,10 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
                                             "env": p.env["name"], "actor": out.holder,
                                             "started": history.iso(out.started)})
         before = live_objects(target, p.objects)
+        recorded = last_good.read_record(target, p.namespace)
+        out.corrected = drift.corrections(recorded and recorded.objects, before, {key(o) for o in p.objects})
+        gks, nss = prune.scope(have, p.objects, parent)            # the parent first: a crash leaves members
+        out.writes += int(applyset.write(target, parent, gks, nss, have))   # findable
         progress(f"server-side apply as {FIELD_MANAGER}")
         applied = apply_set(target, p.objects)                     # 4. server-side apply
         for a in applied:
@@ -279,6 +294,8 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
         step = decide(v.state, good[0] if good else None, opts.rollback)
         if step == "done":
             last_good.save(target, p.namespace, p.sha, p.objects)
+            done, n = prune.finish(target, parent, p.objects, opts.prune_data, progress)   # prune after health
+            out.pruned, out.kept, out.writes = done.deleted, done.kept, out.writes + n
             out.result = history.SUCCEEDED
         else:
             out.reason = v.problems[0] if v.problems else v.summary()
@@ -287,10 +304,16 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
             if step == "rollback":
                 out.rolled_back_to = good[0]
                 progress(f"rolling back to {good[0]}: {out.reason}")
-                apply_set(target, good[1])
-                rb = wait_rollout(target, p, timeout, grace, opts.poll, progress, fail_fast=False,
+                restored = Plan(p.env, good[0], p.namespace, tuple(applyset.label(good[1], parent)), ())
+                apply_set(target, restored.objects)   # judged on its own workloads: not the ones the bad set added
+                rb = wait_rollout(target, restored, timeout, grace, opts.poll, progress, fail_fast=False,
                                   min_ready=out.min_ready, track=track)
                 out.result = history.ROLLED_BACK if rb.state == "healthy" else history.FAILED
+                if rb.state == "healthy":   # the restored set exactly: what the failed deploy added goes
+                    secrets = {key(o) for o in p.objects if o["kind"] == "Secret"}
+                    done, n = prune.finish(target, parent, restored.objects, opts.prune_data, progress,
+                                           keep_keys=set(recorded.members if recorded else ()) | secrets)
+                    out.pruned, out.kept, out.writes = done.deleted, done.kept, out.writes + n
                 if rb.state != "healthy":
                     out.evidence += [f"rollback not healthy: {x}" for x in rb.problems] or [rb.summary()]
             else:
@@ -322,11 +345,13 @@ def rollback(target: Target, env: str, to: str | None = None, namespace: str | N
     """`provision app rollback`: deploy `to`, by default the successful SHA before the current one."""
     Environment.named(env)
     ns = namespace or config.settings()["kubernetes"]["namespace"]
+    rec = last_good.read_record(target, ns)
     if to is None:
-        current = last_good.read(target, ns)
-        to = history.last_good(history.read(target, ns), exclude=current[0] if current else None)
+        to = history.last_good(history.read(target, ns), exclude=rec.sha if rec else None)
         if to is None:
             raise errors.BadInput(NO_PREVIOUS)
+    if rec is not None and rec.previous is not None and rec.previous_sha == to and "objects" not in opts:
+        opts["objects"] = tuple(rec.previous)   # exactly the set that was deployed, not today's render of it
     return deploy(target, Options(env=env, image_tag=to, namespace=ns, action="rollback", **opts), progress)
 
 

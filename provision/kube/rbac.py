@@ -157,3 +157,91 @@ def matrix(target: Target, namespace: str, sas: list[str]) -> dict[str, set[Righ
 def check_matrix(target: Target, namespace: str, allowed: dict[str, set[Right]]) -> Finding:
     sas = sorted(set(service_accounts(target, namespace)) | set(allowed))
     return compare(matrix(target, namespace, sas), allowed, namespace).graded(target.grade("kube"))
+
+
+# ------------------------------------------------------------ static part: Roles and bindings as files say
+
+SECRET_READ_VERBS = {"get", "list", "watch", "*"}
+ESCALATING_VERBS = {"bind", "escalate", "impersonate"}
+EXEC_RESOURCES = {"pods/exec", "pods/attach"}
+# Workloads whose job is to read Secrets (image repository -> reason): their ServiceAccount's Secret reads are
+# shown as exempt, never silently passed.
+SECRET_READER_IMAGES = {
+    "registry.k8s.io/ingress-nginx/controller": "an ingress controller reads the TLS Secrets its Ingresses name",
+}
+
+
+def rule_risks(rule: dict) -> list[str]:
+    """What one PolicyRule of a Role/ClusterRole lets its holder do that reads Secrets or escalates."""
+    groups, resources = set(rule.get("apiGroups") or []), set(rule.get("resources") or [])
+    verbs = set(rule.get("verbs") or [])
+    out = []
+    if "*" in verbs:
+        out.append("every verb (*)")
+    if "*" in resources:
+        out.append("every resource (*)")
+    out += [f"{v}" for v in sorted(verbs & ESCALATING_VERBS)]
+    if verbs & {"create", "*"} and resources & EXEC_RESOURCES:
+        out.append(f"create {', '.join(sorted(resources & EXEC_RESOURCES))}")
+    if groups & {"", "*"} and resources & {"secrets", "*"} and verbs & SECRET_READ_VERBS:
+        out.append(f"read Secrets ({', '.join(sorted(verbs & SECRET_READ_VERBS))})")
+    return out
+
+
+def _subjects(objects: list[dict]) -> dict[tuple[str, str | None, str], list[str]]:
+    """(role kind, namespace or None, role name) -> 'Subject name via Binding' for every binding."""
+    out: dict[tuple[str, str | None, str], list[str]] = {}
+    for b in objects:
+        if b.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        ns = (b.get("metadata") or {}).get("namespace")
+        role = b.get("roleRef") or {}
+        k = (role.get("kind"), ns if role.get("kind") == "Role" else None, role.get("name"))
+        for s in b.get("subjects") or []:
+            sns = s.get("namespace") or (ns if s.get("kind") == "ServiceAccount" else None)
+            who = f"{s.get('kind')} {sns + '/' if sns else ''}{s.get('name')}"
+            out.setdefault(k, []).append(f"{who} via {b.get('kind')}/{(b.get('metadata') or {}).get('name')}")
+    return out
+
+
+def _secret_readers(objects: list[dict]) -> dict[str, str]:
+    """'ServiceAccount ns/name' -> reason, for the accounts of workloads whose job is to read Secrets."""
+    from .hardening import repository
+    from .objects import containers, pod_spec, workloads
+
+    out = {}
+    for w in workloads(objects):
+        reasons = [SECRET_READER_IMAGES[r] for c in containers(w) if (r := repository(c.get("image", "")))
+                   in SECRET_READER_IMAGES]
+        if reasons:
+            spec = pod_spec(w) or {}
+            sa = spec.get("serviceAccountName") or "default"
+            out[f"ServiceAccount {(w.get('metadata') or {}).get('namespace')}/{sa}"] = reasons[0]
+    return out
+
+
+def check_static_rbac(objects: list[dict]) -> Finding:
+    """Who may read Secrets or escalate (wildcards, bind, escalate, impersonate, create pods/exec), from the
+    Roles, ClusterRoles and bindings of the files alone (the can-i matrix above asks a live API server)."""
+    from .hardening import verdict
+
+    subjects, readers = _subjects(objects), _secret_readers(objects)
+    bad, exempt, n = [], [], 0
+    for role in objects:
+        if role.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        n += 1
+        md = role.get("metadata") or {}
+        k = (role["kind"], md.get("namespace") if role["kind"] == "Role" else None, md.get("name"))
+        risks = list(dict.fromkeys(r for rule in role.get("rules") or [] for r in rule_risks(rule)))
+        if not risks:
+            continue
+        holders = subjects.get(k, []) or ["nobody in these files"]
+        for who in holders:
+            reason = readers.get(who.split(" via ")[0])
+            only_reads = all(r.startswith("read Secrets") for r in risks)
+            line = f"{role['kind']}/{md.get('name')} held by {who}: may {'; '.join(risks)}"
+            (exempt.append(f"{line}, exempt: {reason}") if reason and only_reads else bad.append(line))
+    f = verdict("no Role or ClusterRole lets its holders read Secrets or escalate", "no Secret reads, no escalation",
+                bad, exempt, n, "roles")
+    return f.graded("static")

@@ -1,7 +1,12 @@
-"""Secret values in the repository's files: common credential patterns, and
-Secret objects that carry data. Evidence names file and line, never the value."""
+"""Secret values in files: known token formats, and Secret objects whose values are real.
+
+A value is judged, not its presence: empty, templated (`${VAR}`, `$(VAR)`, `{{ .x }}`) and placeholder
+values (`changeme`, `<...>`, `REPLACE_ME`, AWS's EXAMPLE keys) are not secrets; a known token format is
+one wherever it stands. Evidence names file and line, never the value."""
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import subprocess
 from pathlib import Path
@@ -16,12 +21,40 @@ SECRET_PATTERNS = {
     "AWS access key id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
     "private key": re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----"),
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-    "Slack token": re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}\b"),
+    "GitHub fine-grained token": re.compile(r"\bgithub_pat_[A-Za-z0-9_]{50,}\b"),
+    "Slack token": re.compile(r"\bxox[abpors]-[A-Za-z0-9-]{10,}\b"),
+    "Slack webhook": re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
+    # developers.cloudflare.com/fundamentals/api/get-started/token-formats: prefix, 40 characters, checksum
+    "Cloudflare API credential": re.compile(r"\bcf(?:k|ut|at)_[A-Za-z0-9]{40}[0-9a-f]{8}\b"),
     "Docker Hub token": re.compile(r"\bdckr_pat_[A-Za-z0-9_-]{20,}\b"),
     "Auth0/JWT token": re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
 }
 # Documentation placeholders (AWS's own examples) are not secrets.
 PLACEHOLDER = re.compile(r"EXAMPLE|XXXX|0000000000000000", re.I)
+# Values that stand for a secret without being one.
+TEMPLATED = re.compile(r"^\s*(?:\$\{[^}]*\}|\$\([^)]*\)|\{\{.*\}\}|%\([^)]*\)s)\s*$")
+PLACEHOLDER_VALUE = re.compile(
+    r"^\s*(?:<[^>]*>|changeme|change[-_ ]?me|replace[-_ ]?me|placeholder|todo|tbd|dummy|example|redacted|secret|"
+    r"password|xxx+|\*+|\.\.\.)\s*$", re.I)
+
+
+def is_secret_value(value) -> bool:
+    """A value that is a secret: not empty, not templated, not a placeholder."""
+    text = "" if value is None else str(value)
+    return bool(text.strip()) and not TEMPLATED.match(text) and not PLACEHOLDER_VALUE.match(text)
+
+
+def secret_keys(doc: dict) -> list[str]:
+    """Keys of a Secret object whose values are secrets (data is base64: decoded first)."""
+    out = [k for k, v in (doc.get("stringData") or {}).items() if is_secret_value(v)]
+    for k, v in (doc.get("data") or {}).items():
+        try:
+            value = base64.b64decode(str(v or ""), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            value = str(v)   # not base64 text: judged as written
+        if is_secret_value(value):
+            out.append(k)
+    return out
 
 
 def scan_text(path: str, text: str, secret_name: str) -> list[str]:
@@ -38,7 +71,7 @@ def scan_text(path: str, text: str, secret_name: str) -> list[str]:
         except yaml.YAMLError:
             docs = []
         for d in docs:
-            if isinstance(d, dict) and d.get("kind") == "Secret" and (d.get("data") or d.get("stringData")):
+            if isinstance(d, dict) and d.get("kind") == "Secret" and secret_keys(d):
                 name = (d.get("metadata") or {}).get("name")
                 tag = f" ({secret_name})" if name == secret_name else ""
                 out.append(f"{path}: Secret {name}{tag} holds data/stringData values")
@@ -56,7 +89,8 @@ def repository_files(root: Path = config.ROOT) -> list[str]:
 
 @findings.graded("static")
 def check_no_secrets_in_files(root: Path, files: list[str], secret_name: str | None = None) -> Finding:
-    secret_name = secret_name or config.settings()["kubernetes"]["secret"]
+    # None: this project's Secret (settings); "": anyone's files, no Secret name of ours
+    secret_name = config.settings()["kubernetes"]["secret"] if secret_name is None else secret_name
     bad, scanned = [], 0
     for rel in files:
         path = Path(root) / rel
@@ -69,4 +103,5 @@ def check_no_secrets_in_files(root: Path, files: list[str], secret_name: str | N
         scanned += 1
         bad.extend(scan_text(rel, text, secret_name))
     # Evidence names file and line, never the value.
-    return tally(f"no tracked file holds a secret value (for {secret_name} or otherwise)", bad, scanned, "files")
+    for_ = f" (for {secret_name} or otherwise)" if secret_name else ""
+    return tally(f"no tracked file holds a secret value{for_}", bad, scanned, "files")

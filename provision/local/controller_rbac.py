@@ -10,7 +10,7 @@ plays, and nothing more:
   address on the Ingresses it serves (lb_controller.publish_ingress_nginx);
 - storage-controller: the CSI external-provisioner's rules (its deploy/kubernetes/rbac.yaml);
 - edge: read-only, what ingress-nginx reads to route (Ingresses, IngressClasses,
-  Services, EndpointSlices).
+  Services, EndpointSlices) and the TLS secrets it presents.
 
 Created as the admin at control plane start, next to kwok's (controlplane.py).
 """
@@ -32,6 +32,7 @@ RULES = {
     "lb-controller": [
         _rule("", ["services"], READ + ["patch", "update"]),
         _rule("", ["services/status"], ["patch", "update"]),
+        _rule("", ["pods"], READ),   # as its ClusterRole; the stand-in reads whether the real controller runs
         _rule("networking.k8s.io", ["ingresses"], READ + ["patch", "update"]),
         _rule("networking.k8s.io", ["ingresses/status"], ["patch", "update"]),
         _rule("networking.k8s.io", ["ingressclasses"], READ),
@@ -49,6 +50,7 @@ RULES = {
         _rule("networking.k8s.io", ["ingresses", "ingressclasses"], READ),
         _rule("", ["services"], READ),
         _rule("discovery.k8s.io", ["endpointslices"], READ),
+        _rule("", ["secrets"], READ),   # the Ingresses' TLS secrets (ingress-nginx's ClusterRole lists Secrets)
     ],
 }
 

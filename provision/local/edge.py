@@ -88,6 +88,7 @@ def start(state_dir: Path, progress=print, strict: bool | None = None, tokens: d
         # offline-only details (target.local["edge"])
         "load_balancer_address": edge["load_balancer_address"],
         "tls_faults": {k: [edge["load_balancer_address"], v] for k, v in r["tls_faults"].items()},
+        "origin_ca": str(state_dir / edge_server.ORIGIN_CA_FILE),
     }
 
 
@@ -103,6 +104,7 @@ def _strict_info(r: dict, state_dir: Path, edge: dict, by_job: dict[str, str]) -
         # rehearsal-only details (target.local["edge"]); no load_balancer_hostname: read from the Ingress
         "cloudflare_tokens": by_job,
         "cloudflare_request_log": str(state_dir / edge_server.REQUEST_LOG),
+        "origin_ca": str(state_dir / edge_server.ORIGIN_CA_FILE),   # the Origin CA's root, for checks
         "answers_load_balancer": edge["load_balancer_hostname"],
         "load_balancer_address": edge["load_balancer_address"],
         "connect_map": {cidr: edge["load_balancer_address"] for cidr in CLOUDFLARE_IPV4},

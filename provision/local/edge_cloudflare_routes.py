@@ -1,10 +1,10 @@
 """The Cloudflare v4 API subset of the edge stand-in: routes (Flask), request parsing, the envelope.
 
 Bearer auth with scoped tokens (edge_cloudflare_tokens: each route needs a
-permission on its zone); every answer is Cloudflare's {success, errors, messages,
-result, result_info} envelope; the model (edge_cloudflare_model) decides and
-refuses. With a request log (the rehearsal's), each call is one JSON line: the
-token's name, method, path, status, and whether it was a write.
+permission on its zone); the Origin CA's certificates (edge_cloudflare_origin_ca);
+every answer is Cloudflare's {success, errors, messages, result, result_info} envelope;
+the model (edge_cloudflare_model) decides and refuses. With a request log (the
+rehearsal's), each call is one JSON line: the token's name, method, path, status, and whether it was a write.
 """
 from __future__ import annotations
 
@@ -14,11 +14,23 @@ import time
 
 from flask import Flask, current_app, g, jsonify, request
 
+from . import edge_cloudflare_token_copies
 from .edge_cloudflare_model import SHARED_ACCOUNT, ApiError, Store
-from .edge_cloudflare_tokens import AUTH_ERROR, BAD_HEADERS, WRITES, ZONE_READ, Tokens, authorize  # noqa: F401
+from .edge_cloudflare_origin_ca import OriginCA, zone_of
+from .edge_cloudflare_tokens import (  # noqa: F401
+    AUTH_ERROR,
+    BAD_HEADERS,
+    SSL_EDIT,
+    SSL_READ,
+    WRITES,
+    ZONE_READ,
+    Tokens,
+    authorize,
+)
 
 BASE = "/client/v4"
 STORE = "cloudflare_store"
+ORIGIN_CA = "cloudflare_origin_ca"
 TOKENS = "cloudflare_tokens"
 REQUEST_LOG = "cloudflare_request_log"
 BAD_PAGING = "Invalid page or per_page"
@@ -159,6 +171,42 @@ def patch_setting(zone_id, sid):
     return envelope(store.set_setting(zone_id, sid, _body().get("value")))
 
 
+def _origin_ca() -> OriginCA:
+    return current_app.config[ORIGIN_CA]
+
+
+def _zones_granted(permission: str, zones) -> None:
+    """The Origin CA routes carry no zone in the path: the token must hold `permission` on each zone touched."""
+    if not all(g.token.grants(permission, z) for z in zones):
+        raise ApiError(403, 10000, AUTH_ERROR)
+
+
+def list_certificates():
+    zone_id = request.args.get("zone_id")
+    items = _origin_ca().listed(zone_id)
+    _zones_granted(SSL_READ, [zone_id])
+    return paged(items, ZONES_PAGING)
+
+
+def create_certificate():
+    store = _store()
+    with store.lock:
+        zones = list(store.zones.values())
+    csr, names, rtype, days, zone_ids = OriginCA.validate(_body(), lambda n: zone_of(zones, n))
+    _zones_granted(SSL_EDIT, zone_ids)
+    return envelope(_origin_ca().issue(csr, names, rtype, days, zone_ids))
+
+
+def get_certificate(cert_id):
+    _zones_granted(SSL_READ, _origin_ca().entry(cert_id)["zones"])
+    return envelope(_origin_ca().get(cert_id))
+
+
+def revoke_certificate(cert_id):
+    _zones_granted(SSL_EDIT, _origin_ca().entry(cert_id)["zones"])
+    return envelope(_origin_ca().revoke(cert_id))
+
+
 def standin_dns_server(zone_id):
     """Not Cloudflare: where this stand-in serves a zone's DNS (one port per zone)."""
     return envelope({"dns_server": list(_store().zone(zone_id).dns.address)})
@@ -173,6 +221,8 @@ ROUTES = {
     f"{ZONE}/dns_records": {"GET": list_records, "POST": create_record},
     RECORD: {"GET": get_record, "PUT": put_record, "PATCH": patch_record, "DELETE": delete_record},
     f"{ZONE}/settings/<sid>": {"GET": get_setting, "PATCH": patch_setting},
+    f"{BASE}/certificates": {"GET": list_certificates, "POST": create_certificate},
+    f"{BASE}/certificates/<cert_id>": {"GET": get_certificate, "DELETE": revoke_certificate},
     "/__standin/zones/<zone_id>/dns_server": {"GET": standin_dns_server},
 }
 
@@ -209,10 +259,12 @@ def _log(response):
     return response
 
 
-def make_app(store: Store, tokens: Tokens | str, request_log=None) -> Flask:
-    """The v4 API over `store`; `tokens` a Tokens, or one secret holding every permission."""
+def make_app(store: Store, tokens: Tokens | str, request_log=None, origin_ca: OriginCA | None = None) -> Flask:
+    """The v4 API over `store` (and `origin_ca`, a fresh one by default); `tokens` a Tokens, or one secret
+    holding every permission."""
     app = Flask("cloudflare-standin")
     app.config[STORE] = store
+    app.config[ORIGIN_CA] = origin_ca or OriginCA()
     app.config[TOKENS] = tokens if isinstance(tokens, Tokens) else Tokens.everything(tokens)
     app.config[REQUEST_LOG] = RequestLog(request_log) if request_log else None
     for rule, views in ROUTES.items():
@@ -221,6 +273,7 @@ def make_app(store: Store, tokens: Tokens | str, request_log=None) -> Flask:
     app.register_error_handler(ApiError, api_error)
     app.register_error_handler(404, lambda e: api_error(ApiError(400, 7000, NO_ROUTE)))
     app.register_error_handler(405, lambda e: api_error(ApiError(405, 10405, NOT_ALLOWED)))
+    edge_cloudflare_token_copies.register(app)   # not Cloudflare: narrower token copies (rehearsal faults)
     app.before_request(_authenticate)
     app.after_request(_log)
     return app

@@ -7,7 +7,9 @@ operator scope each token to the one zone). A call outside a token's permissions
 refused as Cloudflare refuses it: HTTP 403, code 10000, "Authentication error".
 
 Offline the edge issues one token with every permission on every zone (as before); the
-rehearsal issues the tokens of settings `dns.cloudflare_tokens`, each for the shared zone only.
+rehearsal issues the tokens of settings `dns.cloudflare_tokens`, each for the shared zone only:
+deploy, verify, and the operator's "SSL and Certificates Edit" (the Origin CA API, which takes an
+API token with that zone permission today; it used to take only the account's Origin CA Key).
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from .edge_cloudflare_model import ApiError
 ZONE_READ, ZONE_EDIT = "Zone Read", "Zone Edit"
 DNS_READ, DNS_EDIT = "DNS Read", "DNS Edit"
 SETTINGS_READ, SETTINGS_EDIT = "Zone Settings Read", "Zone Settings Edit"
-PERMISSIONS = (ZONE_READ, ZONE_EDIT, DNS_READ, DNS_EDIT, SETTINGS_READ, SETTINGS_EDIT)
-IMPLIES = {ZONE_EDIT: ZONE_READ, DNS_EDIT: DNS_READ, SETTINGS_EDIT: SETTINGS_READ}  # Edit is CRUDL
+SSL_READ, SSL_EDIT = "SSL and Certificates Read", "SSL and Certificates Edit"  # the Origin CA API's (zone)
+PERMISSIONS = (ZONE_READ, ZONE_EDIT, DNS_READ, DNS_EDIT, SETTINGS_READ, SETTINGS_EDIT, SSL_READ, SSL_EDIT)
+IMPLIES = {ZONE_EDIT: ZONE_READ, DNS_EDIT: DNS_READ, SETTINGS_EDIT: SETTINGS_READ, SSL_EDIT: SSL_READ}  # CRUDL
 EVERY_ZONE = "*"
 SHARED_ZONE = "shared"  # a token spec's zone: the zone the edge serves the domains from
 
@@ -42,6 +45,12 @@ NEEDS = {
     ("DELETE", f"{ZONE}/dns_records/<record_id>"): DNS_EDIT,
     ("GET", f"{ZONE}/settings/<sid>"): SETTINGS_READ,
     ("PATCH", f"{ZONE}/settings/<sid>"): SETTINGS_EDIT,
+    # Origin CA certificates: no zone in the path; the zone (the query's zone_id, the hostnames' or the
+    # certificate's) is authorized by the view (edge_cloudflare_origin_ca.authorize_zone)
+    ("GET", "/certificates"): SSL_READ,
+    ("POST", "/certificates"): SSL_EDIT,
+    ("GET", "/certificates/<cert_id>"): SSL_READ,
+    ("DELETE", "/certificates/<cert_id>"): SSL_EDIT,
 }
 WRITES = frozenset(k for k, v in NEEDS.items() if v in IMPLIES)
 

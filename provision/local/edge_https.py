@@ -9,15 +9,23 @@ One certificate per domain, picked by SNI. What a request gets:
   Service's EndpointSlices. No rule: 404 (the default backend); no Service or
   no ready endpoint: 503, so a broken deploy shows on the domains; else the
   health path answers 200 and anything else 404, as above.
+  With the Origin CA's root (the rehearsal's stack), it first plays Cloudflare's SSL mode
+  strict: the origin (ingress-nginx) presents the TLS secret of the Ingress naming the host,
+  else its fake default certificate; unless that certificate is unexpired, names the host,
+  is issued by the Origin CA and has its key, the answer is 526 "Invalid SSL certificate"
+  (`origin_problem`, pure). Cloudflare also accepts a publicly trusted CA; the stand-in knows
+  only its Origin CA.
 The seeded TLS faults are further servers, each presenting one bad certificate.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ..dns import origin_ca
 from .edge_cloudflare_model import norm
 
 HANDSHAKE_TIMEOUT = 10
@@ -25,6 +33,9 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 NGINX_CLASS_ANNOTATION = ("kubernetes.io/ingress.class", "nginx")
 NOT_FOUND = {"error": "not found"}
 UNAVAILABLE = "503 Service Temporarily Unavailable: {why}"
+INVALID_SSL = "526 Invalid SSL certificate: the origin's certificate for {host}: {why}"
+REASONS = {526: "Invalid SSL certificate"}   # Cloudflare's status; http.server has no phrase for it
+FAKE_CERTIFICATE = "no TLS secret {ref}: ingress-nginx presents its fake default certificate"
 
 
 def health_routes(domains, health_paths: dict) -> dict[str, str]:
@@ -47,14 +58,19 @@ def path_matches(rule_path: str, path_type: str, path: str) -> bool:
     return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
+def _served(ing: dict, served: set[str]) -> bool:
+    spec, md = ing.get("spec") or {}, ing["metadata"]
+    klass = spec.get("ingressClassName")
+    ann = (md.get("annotations") or {}).get(NGINX_CLASS_ANNOTATION[0])
+    return klass in served or (klass is None and ann == NGINX_CLASS_ANNOTATION[1])
+
+
 def pick_backend(ingresses: list[dict], served: set[str], host: str, path: str) -> tuple[str, dict] | None:
     """(namespace, backend.service) of the longest matching path of a served Ingress's rule for `host` (pure)."""
     best = None
     for ing in ingresses:
         spec, md = ing.get("spec") or {}, ing["metadata"]
-        klass = spec.get("ingressClassName")
-        ann = (md.get("annotations") or {}).get(NGINX_CLASS_ANNOTATION[0])
-        if not (klass in served or (klass is None and ann == NGINX_CLASS_ANNOTATION[1])):
+        if not _served(ing, served):
             continue
         for rule in spec.get("rules") or []:
             if norm(rule.get("host") or host) != host:
@@ -64,6 +80,29 @@ def pick_backend(ingresses: list[dict], served: set[str], host: str, path: str) 
                 if path_matches(rp, p.get("pathType", "Prefix"), path) and (best is None or len(rp) > best[0]):
                     best = (len(rp), md.get("namespace", "default"), (p.get("backend") or {}).get("service") or {})
     return (best[1], best[2]) if best else None
+
+
+def tls_secret_ref(ingresses: list[dict], served: set[str], host: str) -> tuple[str, str] | None:
+    """(namespace, secretName) of the TLS entry naming `host` in a served Ingress (pure); None: ingress-nginx
+    presents its fake default certificate for it."""
+    for ing in ingresses:
+        if not _served(ing, served):
+            continue
+        for t in (ing.get("spec") or {}).get("tls") or []:
+            if host in {norm(h) for h in t.get("hosts") or []} and t.get("secretName"):
+                return ing["metadata"].get("namespace", "default"), t["secretName"]
+    return None
+
+
+def origin_problem(secret: dict | None, host: str, anchors, now: dt.datetime | None = None,
+                   ref: str = "") -> str | None:
+    """Why Cloudflare (SSL mode strict) would refuse the origin's certificate for `host`, given the TLS
+    Secret ingress-nginx presents (None: none, so its fake certificate) and the Origin CA's roots (pure)."""
+    if secret is None:
+        return FAKE_CERTIFICATE.format(ref=ref or "for the host")
+    cert, key = origin_ca.secret_pair(secret)
+    problems = origin_ca.certificate_problems(cert, key, [host], now or dt.datetime.now(dt.UTC), anchors=anchors)
+    return "; ".join(problems) or None
 
 
 def ready_endpoints(slices: list[dict], port_name: str) -> int:
@@ -79,8 +118,10 @@ def ready_endpoints(slices: list[dict], port_name: str) -> int:
 class ClusterRouter:
     """Routes as ingress-nginx would, from what the cluster holds now (no cache)."""
 
-    def __init__(self, kubeconfig: str, routes: dict[str, str]):
-        self.kubeconfig, self.routes = kubeconfig, routes
+    def __init__(self, kubeconfig: str, routes: dict[str, str], origin_anchors=None):
+        # origin_anchors: the Origin CA's root certificates; set, the router first judges the origin's
+        # certificate as Cloudflare's SSL mode strict does (526), else it routes only
+        self.kubeconfig, self.routes, self.anchors = kubeconfig, routes, origin_anchors
 
     def answer(self, host: str, path: str) -> tuple[int, dict]:
         from ..kube import client
@@ -89,7 +130,14 @@ class ClusterRouter:
         try:
             served = {c["metadata"]["name"] for c in client.list_objects(k, "networking.k8s.io/v1", "IngressClass")
                       if (c.get("spec") or {}).get("controller") == NGINX_CONTROLLER}
-            hit = pick_backend(client.list_objects(k, "networking.k8s.io/v1", "Ingress"), served, host, path)
+            ingresses = client.list_objects(k, "networking.k8s.io/v1", "Ingress")
+            if self.anchors is not None:
+                tls = tls_secret_ref(ingresses, served, host)
+                secret = client.get(k, "v1", "Secret", tls[1], tls[0]) if tls else None
+                why = origin_problem(secret, host, self.anchors, ref="/".join(tls) if tls else "")
+                if why:
+                    return 526, {"error": INVALID_SSL.format(host=host, why=why)}
+            hit = pick_backend(ingresses, served, host, path)
             if hit is None:
                 return 404, NOT_FOUND
             ns, backend = hit
@@ -118,7 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = norm((self.headers.get("Host") or "").split(":")[0])
         status, doc = answer(self.server.routes, host, self.path.split("?")[0])
         body = json.dumps(doc).encode()
-        self.send_response(status)
+        self.send_response(status, REASONS.get(status))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -165,9 +213,10 @@ def serve(server) -> int:
     return server.server_address[1]
 
 
-def routes_for(state_dir, domains, health_paths: dict, from_cluster: bool):
+def routes_for(state_dir, domains, health_paths: dict, from_cluster: bool, origin_anchors=None):
     """What the edge's HTTPS endpoints answer: fixed health routes, or (rehearsal, `from_cluster`) a
-    ClusterRouter reading the stack's cluster as the read-only identity "edge" (controller_rbac)."""
+    ClusterRouter reading the stack's cluster as the read-only identity "edge" (controller_rbac), judging
+    the origin's certificate against `origin_anchors` (Cloudflare's SSL mode strict)."""
     routes = health_routes(domains, health_paths)
     if not from_cluster:
         return routes
@@ -177,4 +226,4 @@ def routes_for(state_dir, domains, health_paths: dict, from_cluster: bool):
     cp = ((read_state(state_dir) or {}).get("components") or {}).get("controlplane")
     if not cp:
         raise RuntimeError("the edge routes from the cluster in rehearsal mode: start the control plane first")
-    return ClusterRouter(kubeconfig_of(cp, "edge"), routes)
+    return ClusterRouter(kubeconfig_of(cp, "edge"), routes, origin_anchors)

@@ -15,7 +15,8 @@ wires the parts into one process:
 Offline the shared zone is seeded as the migration leaves it; strict, as the
 Azure era left it (`seed_azure_era`), for `provision dns sync` to migrate.
 
-Writes <state>/edge-ca.pem (the CA certificate only) and, when listening,
+Writes <state>/edge-ca.pem (the CA certificate only), <state>/origin-ca.pem (the Origin CA
+stand-in's root certificate: `POST /certificates` signs with it) and, when listening,
 <state>/edge-ready.json with every port.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .. import config
 from ..dns.predicates import CLOUDFLARE_IPV4
 from . import edge_ca
 from .edge_cloudflare_model import SHARED_ACCOUNT, Store, norm
+from .edge_cloudflare_origin_ca import OriginCA
 from .edge_cloudflare_routes import make_app
 from .edge_cloudflare_tokens import Tokens
 from .edge_dns_server import DnsListener
@@ -43,6 +45,7 @@ TOKEN_ENV = "CTL_EDGE_TOKEN"
 TOKENS_ENV = "CTL_EDGE_TOKENS"  # strict: {secret: {"name", "permissions", "zones"}} as JSON
 READY = "edge-ready.json"
 CA_FILE = "edge-ca.pem"
+ORIGIN_CA_FILE = "origin-ca.pem"   # the Origin CA stand-in's root certificate (Cloudflare publishes its roots)
 REQUEST_LOG = "cloudflare-requests.jsonl"
 NO_TOKEN = "edge_server: {env} is not set"
 
@@ -121,9 +124,12 @@ def main(argv=None) -> int:
     # (offline, or a strict edge started on its own) the edge answers fixed routes.
     from .stack import mode_of
 
-    routes = routes_for(state, domains, s["dns"]["health_paths"], mode_of(state) == "rehearsal")
+    origin = OriginCA()
+    (state / ORIGIN_CA_FILE).write_bytes(origin.root_pem())
+    # the rehearsal's stack also plays Cloudflare's SSL mode strict: 526 unless the origin's certificate is good
+    routes = routes_for(state, domains, s["dns"]["health_paths"], mode_of(state) == "rehearsal", [origin.root])
     main_port, fault_ports = serve_https(state, lb_addr, domains, routes)
-    api_port = serve(make_server(HOST, 0, make_app(store, tokens, log), threaded=True))
+    api_port = serve(make_server(HOST, 0, make_app(store, tokens, log, origin), threaded=True))
     ready = {"api_port": api_port, "dns_port": zone.dns.port, "zone_id": zone.id, "https_port": main_port,
              "tls_faults": fault_ports, "pid": os.getpid()}
     tmp = state / (READY + ".tmp")

@@ -16,7 +16,9 @@ STS says who signed it:
 
 A token for another cluster fails the signature (its signed header differs); an unknown key, a
 tampered signature or an expired date is refused. The caller's ARN is mapped through the eks
-template's access entries (provision.kube.access_entries) to a username and groups.
+template's access entries (provision.kube.access_entries) to a username and groups, and through the
+entries the operator adds later (`register_entry`: EKS's CreateAccessEntry with AssociateAccessPolicy,
+read at each review; the rehearsal's fidelity faults, harness/rehearsal_faults.py).
 
     python -m provision.local.iam_authenticator <config.json>   (what start() spawns)
 """
@@ -208,16 +210,58 @@ def review(token: str, settings: dict, access: list, now: float | None = None) -
                                "sessionName": [session], "accessKeyId": [who.access_key_id]}}}
 
 
+# ---------------------------------------------------------------- entries the operator adds
+
+OPERATOR_ENTRIES = "operator-access-entries.json"
+
+
+def _entries_file(state_dir: Path) -> Path:
+    return _dir(state_dir) / OPERATOR_ENTRIES
+
+
+def _write_entries(state_dir: Path, spec: dict) -> None:
+    tmp = _entries_file(state_dir).with_suffix(".tmp")
+    write_private(tmp, json.dumps(spec).encode())
+    tmp.replace(_entries_file(state_dir))   # a review never reads half a file
+
+
+def operator_entries(state_dir: Path) -> list:
+    """The entries the operator registered, parsed as the template's are (an unknown policy is refused)."""
+    f = _entries_file(state_dir)
+    spec = json.loads(f.read_text()) if f.exists() else {}
+    return access_entries.entries({lid: {"Type": "AWS::EKS::AccessEntry", "Properties": props}
+                                   for lid, props in spec.items()})
+
+
+def register_entry(state_dir: Path, logical_id: str, properties: dict):
+    """CreateAccessEntry + AssociateAccessPolicy (the template's AccessEntry properties); the entry."""
+    f = _entries_file(state_dir)
+    spec = json.loads(f.read_text()) if f.exists() else {}
+    entry = access_entries.entries({logical_id: {"Type": "AWS::EKS::AccessEntry", "Properties": properties}})[0]
+    _write_entries(state_dir, {**spec, logical_id: properties})
+    return entry
+
+
+def remove_entry(state_dir: Path, logical_id: str) -> None:
+    """DeleteAccessEntry: the principal maps to nothing again."""
+    f = _entries_file(state_dir)
+    if f.exists():
+        spec = json.loads(f.read_text())
+        spec.pop(logical_id, None)
+        _write_entries(state_dir, spec)
+
+
 # ---------------------------------------------------------------- the server
 
-def _handler(settings: dict, access: list):
+def _handler(settings: dict, access: list, state_dir: Path | None = None):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):   # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if urlsplit(self.path).path != PATH or body.get("kind") != "TokenReview":
                 self.send_error(404)
                 return
-            status = review((body.get("spec") or {}).get("token", ""), settings, access)
+            extra = operator_entries(state_dir) if state_dir is not None else []
+            status = review((body.get("spec") or {}).get("token", ""), settings, [*access, *extra])
             user = status.get("user", {}).get("username", "-")
             print(json.dumps({"time": time.time(), "authenticated": status["authenticated"], "user": user,
                               "error": status.get("error", "")}), flush=True)
@@ -237,7 +281,8 @@ def _handler(settings: dict, access: list):
 def serve(config_file: Path) -> None:
     cfg = json.loads(Path(config_file).read_text())
     access = access_entries.for_environment(cfg["env"])
-    server = ThreadingHTTPServer(("127.0.0.1", cfg["port"]), _handler(cfg, access))
+    # the config lives in <state>/iam-authenticator/: the operator's entries beside it
+    server = ThreadingHTTPServer(("127.0.0.1", cfg["port"]), _handler(cfg, access, Path(config_file).parent.parent))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cfg["cert"], cfg["key"])
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
@@ -275,6 +320,7 @@ def start(state_dir: Path, progress=print, sts_endpoint: str | None = None, sts_
         raise RuntimeError(f"{NAME}: no STS endpoint (start moto_server or the STS front first)")
     d = _dir(state_dir)
     ca, cert, key = make_serving_pki(d / "pki", NAME)
+    _entries_file(state_dir).unlink(missing_ok=True)   # a new cluster: only the template's entries
     port = procs.free_port()
     url = f"https://127.0.0.1:{port}{PATH}"
     env_obj = config.Environment.named(env)

@@ -20,8 +20,15 @@ for an NLB, `[internal-]<name>-<10 digits>.<region>.elb.amazonaws.com` for an
 ALB. A new cluster gives new uids, so new names: the hostname must be read from
 the cluster (`service_hostname`), never assumed.
 
+Only while the controller is installed as the real one needs to be: a ready pod of
+its image in kube-system whose `--cluster-name` is this cluster's (`controller_missing`;
+the manifests install it from the cluster overlay, aws-load-balancer-controller.yaml).
+Without it nothing gets a load balancer, as live; what is handled is decided by the
+pure predicates of provision/kube/aws_lb.py, which the static checks share.
+
 Not emulated: the AWS side (no ELB in moto is created), finalizers, the
-mutating webhook that defaults `loadBalancerClass`, IngressClassParams.
+mutating webhook that defaults `loadBalancerClass` (not installed live either:
+docs/manifests.md), IngressClassParams.
 
 It also plays the control half of ingress-nginx (`publish_ingress_nginx`): with
 `--publish-service`, ingress-nginx copies its LoadBalancer Service's status to
@@ -34,20 +41,19 @@ import re
 import sys
 
 from .. import config
-from ..kube import client
+from ..kube import aws_lb, client
+from ..kube.aws_lb import _annotations, handles_ingress, handles_service
 from . import controller_proc
 
+# what the real controller handles: one definition (provision/kube/aws_lb.py), shared with the static checks
+LB_TYPE, NLB_TARGET_TYPE, NLB_CLASS = aws_lb.LB_TYPE, aws_lb.NLB_TARGET_TYPE, aws_lb.NLB_CLASS
+ALB_CONTROLLER, INGRESS_CLASS_ANNOTATION = aws_lb.ALB_CONTROLLER, aws_lb.INGRESS_CLASS_ANNOTATION
+ALB_CLASS_ANNOTATION_VALUE = aws_lb.ALB_CLASS_ANNOTATION_VALUE
 NAME = "lb-controller"
 WHO = "lb-controller"
 
-LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
-NLB_TARGET_TYPE = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
 SVC_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 SVC_LB_NAME = "service.beta.kubernetes.io/aws-load-balancer-name"
-NLB_CLASS = "service.k8s.aws/nlb"
-ALB_CONTROLLER = "ingress.k8s.aws/alb"
-INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-ALB_CLASS_ANNOTATION_VALUE = "alb"
 ING_SCHEME = "alb.ingress.kubernetes.io/scheme"
 ING_GROUP = "alb.ingress.kubernetes.io/group.name"
 DEFAULT_SCHEME = "internal"   # the controller's default since v2.2.0
@@ -55,36 +61,6 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 # the Service ingress-nginx's install publishes (its --publish-service), found by the install's labels
 NGINX_SERVICE_LABELS = "app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/component=controller"
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
-
-
-# ---------------------------------------------------------------- what the controller handles (pure)
-
-def _annotations(obj: dict) -> dict:
-    return obj.get("metadata", {}).get("annotations") or {}
-
-
-def handles_service(svc: dict) -> bool:
-    """True when the AWS Load Balancer Controller reconciles this Service into an NLB."""
-    if svc.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    spec = svc.get("spec") or {}
-    if spec.get("type") != "LoadBalancer":
-        return False
-    if spec.get("loadBalancerClass") is not None:
-        return spec["loadBalancerClass"] == NLB_CLASS
-    ann = _annotations(svc)
-    lb_type = ann.get(LB_TYPE, "")
-    return lb_type == "nlb-ip" or (lb_type == "external" and ann.get(NLB_TARGET_TYPE) in ("ip", "instance"))
-
-
-def handles_ingress(ing: dict, classes: dict[str, dict]) -> bool:
-    """True when the controller reconciles this Ingress into an ALB; `classes`: IngressClass name -> object."""
-    if ing.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    name = (ing.get("spec") or {}).get("ingressClassName")
-    if name is not None:
-        return (classes.get(name, {}).get("spec") or {}).get("controller") == ALB_CONTROLLER
-    return _annotations(ing).get(INGRESS_CLASS_ANNOTATION) == ALB_CLASS_ANNOTATION_VALUE
 
 
 # ---------------------------------------------------------------- names (pure)
@@ -163,6 +139,8 @@ def reconcile(kubeconfig, cluster: str | None = None, namespace: str | None = No
     """One pass over Services and Ingresses (in `namespace`, or all): the lines say what changed."""
     cluster = cluster or config.Environment.named("dev")["cluster_name"]
     region = config.settings()["aws"]["region"]
+    if controller_missing(kubeconfig, cluster):
+        return publish_ingress_nginx(kubeconfig, namespace)
     out = []
     for svc in client.list_objects(kubeconfig, *SERVICE, namespace):
         if handles_service(svc):
@@ -173,6 +151,13 @@ def reconcile(kubeconfig, cluster: str | None = None, namespace: str | None = No
         if handles_ingress(ing, classes):
             out += _sync(kubeconfig, INGRESS, ing, alb_hostname(ing, cluster, region))
     return out + publish_ingress_nginx(kubeconfig, namespace, classes)
+
+
+def controller_missing(kubeconfig, cluster: str) -> list[str]:
+    """Why the real controller could not act for `cluster` (empty: a ready pod of it runs with that
+    --cluster-name). Read through the pods, which its own ClusterRole may list."""
+    pods = client.list_objects(kubeconfig, "v1", "Pod", aws_lb.NAMESPACE)
+    return aws_lb.running_for([{**p, "kind": "Pod"} for p in pods], cluster)   # a list's items carry no kind
 
 
 def _ready_endpoints(kubeconfig, svc: dict) -> int:

@@ -25,6 +25,10 @@ GAPS = {
                        "least privilege is checked statically (parliament, own rules) and live"),
     "AWS::SNS::Subscription": ("moto's CloudFormation records no AWS::SNS::Subscription and nobody confirms an "
                                "e-mail offline; the subscription is checked statically and, confirmed, live"),
+    "AWS::S3::BucketPolicy": ("moto's CloudFormation ignores AWS::S3::BucketPolicy and moto enforces no bucket "
+                              "policy; the backup bucket's policy is checked statically and read back live"),
+    "s3-bucket-config": ("moto's CloudFormation applies only an AWS::S3::Bucket's encryption and tags (no "
+                         "versioning, public access block, lifecycle); checked statically and read back live"),
     "cost-explorer": "moto has no Cost Explorer forecast; actual spend is checked live only",
     "cfn-drift": ("the AWS endpoint does not implement CloudFormation drift detection (moto); "
                   "drift is checked live only"),

@@ -146,6 +146,8 @@ def _write(state_dir: Path, state: dict) -> None:
 
 # What the offline target cannot do as production would: the demo does the operator's part for it.
 OFFLINE_CANNOT = {
+    "fidelity_faults": "the offline target has none of the rehearsal's strict parts (enforcement point, access "
+                       "entries, scoped tokens, load balancer controller) whose faults these seed",
     "real_secret_source": "the offline secret source is moto's Secrets Manager: its values are generated, never real",
     "volume_provisioning": "no storage driver runs offline: StatefulSet claims are pre-bound to local volumes "
                            "(provision/kube/volumes.py)",
@@ -199,6 +201,8 @@ def target(state: dict) -> Target:
         grades=dict(OFFLINE_GRADES),
         gaps=gaps(state.get("mode", "offline")),
         cannot=dict(OFFLINE_CANNOT if state.get("mode", "offline") == "offline" else REHEARSAL_CANNOT),
+        # the rehearsal's jobs hold the nightly environment's roles only, as live (harness/rehearsal.py)
+        environment="" if state.get("mode", "offline") == "offline" else s["github"]["nightly_environment"],
         region=s["aws"]["region"],
         account_id=s["aws"]["account_id"],
         domains=tuple(s["domains"]["names"]),

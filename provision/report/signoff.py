@@ -65,6 +65,10 @@ class IdRow:
     weaker: list[str] = field(default_factory=list)  # weaker links: what its evidence does not cover as strongly
     why: list[str] = field(default_factory=list)  # why it did not pass
     target: str = ""
+    # Whether this run's verdict needs the ID: the release asks this target for a grade of it (catalog
+    # `release:`), or the catalog gives no release grades at all. A run on the rehearsal need not show
+    # what only the offline and live runs can; it still refuses when one of its scenarios fails.
+    required: bool = True
 
     @property
     def meets(self) -> bool | None:
@@ -82,8 +86,18 @@ class IdRow:
     def signed(self) -> bool:
         return self.outcome == outcomes.PASSED and self.meets is not False
 
+    @property
+    def refuses(self) -> bool:
+        """Whether this ID refuses the run's sign-off: a required ID that is not signed off, or any
+        ID whose scenario tagged for this target failed, was skipped or is not implemented."""
+        if self.required:
+            return not self.signed
+        return self.outcome in (outcomes.FAILED, outcomes.SKIPPED, outcomes.NOT_IMPLEMENTED)
+
     def label(self) -> str:
         """The outcome, never a plain "passed" for static, model or ungraded evidence or below the release grade."""
+        if not self.required and self.outcome != outcomes.PASSED:
+            return f"{self.outcome} (not required on {self.target})"
         if self.outcome != outcomes.PASSED:
             return self.outcome
         if self.grade in WEAK_GRADES:
@@ -102,7 +116,8 @@ class IdRow:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "text": self.text, "outcome": self.outcome, "label": self.label(),
-                "signed": self.signed, "grade": self.grade, "need": self.need, "meets_need": self.meets,
+                "signed": self.signed, "required": self.required, "refuses": self.refuses,
+                "grade": self.grade, "need": self.need, "meets_need": self.meets,
                 "release": self.release, "weaker_links": self.weaker, "why": self.why,
                 "scenarios": [s.__dict__ for s in self.scenarios]}
 
@@ -229,7 +244,7 @@ def judge(id_: str, text: str, mine: list[ScenarioRow], target: str, release: di
     """The strict rule on one ID: its outcome, strongest evidence, weaker links and why it did not pass."""
     counted = [s for s in mine if s.counted]
     row = IdRow(id_, text, outcomes.for_id(s.outcome for s in counted), mine, target=target,
-                release=dict(release), need=release.get(target, ""))
+                release=dict(release), need=release.get(target, ""), required=not release or target in release)
     if not counted:
         others = [s.outcome for s in mine]
         row.outcome = outcomes.NOT_VERIFIABLE if outcomes.NOT_VERIFIABLE in others else outcomes.NOT_RUN
@@ -246,6 +261,9 @@ def judge(id_: str, text: str, mine: list[ScenarioRow], target: str, release: di
             row.weaker.append(f"{where} passed on {s.grade or 'no graded'} evidence")
         if s.outcome == outcomes.PASSED:
             row.weaker += [f"{where} unverifiable finding: {u}" for u in s.unverifiable]
+    if not row.required and not row.signed:
+        row.why.append(f"the release does not need {id_} from the {target} target "
+                       f"({', '.join(row.needs_elsewhere()) or 'no grade anywhere'})")
     if counted and not passed and not row.why:
         row.why.append(f"no scenario of {id_} passed on the {target} target")
     if row.below:
@@ -272,7 +290,7 @@ def build(results: dict, catalog: dict[str, str] | None = None,
     rows = [judge(id_, text, [srows[(s.feature, s.name)] for s in scenarios if id_ in s.ids], target,
                   release.get(id_, {}))
             for id_, text in catalog.items()]
-    reasons = [f"{r.id} {r.label()}: " + "; ".join(r.why) for r in rows if not r.signed]
+    reasons = [f"{r.id} {r.label()}: " + "; ".join(r.why) for r in rows if r.refuses]
     if not rows:
         reasons.append("the catalog is empty")
     passed = [r for r in rows if r.outcome == outcomes.PASSED]
@@ -281,13 +299,16 @@ def build(results: dict, catalog: dict[str, str] | None = None,
         "tests": dict(Counter(t["outcome"] for t in results.get("tests", []))),
         "total_ids": len(rows),
         "signed_ids": sum(r.signed for r in rows),
+        "required_ids": sum(r.required for r in rows),
+        "signed_required_ids": sum(r.signed for r in rows if r.required),
+        "not_required": [r.id for r in rows if not r.required],
         "passed_by_grade": dict(Counter(r.grade or "none" for r in passed)),
         "below_release_grade": [r.id for r in rows if r.below],
         "with_weaker_links": [r.id for r in passed if r.weaker],
     }
     return Report(
         run=results.get("run", {}),
-        verdict=SIGNOFF if rows and all(r.signed for r in rows) else REFUSED,
+        verdict=SIGNOFF if rows and not any(r.refuses for r in rows) else REFUSED,
         reasons=reasons,
         rows=rows,
         counts=counts,

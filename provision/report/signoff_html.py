@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from . import outcomes
-from .signoff_md import grade_mark, grouped, release_line, tools_line
+from .signoff_md import grade_mark, grouped, release_line, required_note, tools_line
 
 # One colour per outcome; the legend shows the same swatches.
 COLOURS = {
@@ -111,7 +111,8 @@ def to_html(rep) -> str:
              f"</title><style>{_css()}</style></head><body>",
              f"<p class='verdict {rep.verdict}'>{e(rep.title)}: {e(rep.verdict.upper())}</p>",
              f"<p class='facts'>{e(str(rep.counts['signed_ids']))} of {e(str(rep.counts['total_ids']))} IDs "
-             f"signed off on the {e(rep.target)} target; commit <code>{e(str(run.get('commit', '?')))}</code></p>",
+             f"signed off on the {e(rep.target)} target{e(required_note(rep))}; "
+             f"commit <code>{e(str(run.get('commit', '?')))}</code></p>",
              f"<p class='note'>{_release_note(rep, e)}</p>"]
     parts += _tiles(rep, e)
     parts.append("<ul>")

@@ -54,6 +54,15 @@ def _glance(rep) -> list[str]:
     return out + ["", f"{legend}, {BELOW} below the release grade on this target", ""]
 
 
+def required_note(rep) -> str:
+    """`; the release needs 46 of them from this target: 46 signed off` when a run need not show every ID."""
+    c = rep.counts
+    if c.get("required_ids", c["total_ids"]) == c["total_ids"]:
+        return ""
+    return (f"; the release needs {c['required_ids']} of them from this target: "
+            f"{c['signed_required_ids']} signed off; the others are reported, not required here")
+
+
 def to_markdown(rep) -> str:
     run = rep.run
     out = [f"# {rep.title}: **{rep.verdict.upper()}**", "", release_line(rep), ""]
@@ -61,7 +70,7 @@ def to_markdown(rep) -> str:
             f"- run: `{run.get('id', '?')}`",
             f"- started: {run.get('started', '?')}, finished: {run.get('finished', '?')}",
             f"- IDs: {counts_line(rep.counts['ids'])} (of {rep.counts['total_ids']}); "
-            f"{rep.counts['signed_ids']} signed off on this target",
+            f"{rep.counts['signed_ids']} signed off on this target" + required_note(rep),
             "- passed IDs by strongest evidence: " + (counts_line(rep.counts["passed_by_grade"]) or "none"),
             "- tests: " + counts_line(rep.counts["tests"]),
             "- tools: " + tools_line(run), ""]

@@ -12,7 +12,7 @@ TEMPLATE_DIR = config.ROOT / "provision" / "cloudformation"
 # Dependency order of the stacks (down runs in reverse). monitoring precedes eks: it creates the
 # log groups EKS and the Container Insights add-on would otherwise create themselves
 # (monitoring_checks.service_log_groups_first).
-STACKS = ["network", "iam", "monitoring", "eks", "irsa", "budget"]
+STACKS = ["network", "iam", "monitoring", "eks", "irsa", "backup", "budget"]
 IAM_TEMPLATE = TEMPLATE_DIR / "iam.yaml"
 
 TEMPLATE_UNREADABLE = "template {path}: {reason}"

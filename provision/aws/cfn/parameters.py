@@ -79,6 +79,11 @@ def known_values(env: Environment) -> dict[str, str]:
         "BudgetUsd": str(env["budget_usd"]),
         "AlertEmail": alerts.alert_email(s),
         "CostTagKeyValue": "user:{}${}".format(*cost_tag(env)),
+        # backup.yaml (docs/disaster-recovery.md)
+        "BackupPrefix": s["backup"]["prefix"],
+        "BackupRetentionDays": str(s["backup"]["retention_days"]),
+        "BackupServiceAccount": s["backup"]["service_account"],
+        "DrillSubject": s["github"]["drill_subject"],
         **iam_values(env),
     }
     # The iam stack's role ARNs, as iam.yaml names the roles; a real output of
