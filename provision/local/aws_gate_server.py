@@ -209,7 +209,7 @@ class Gate:
     def handle(self, req: aws_requests.ApiRequest, client_ip: str, host: str) -> tuple[int, dict, bytes]:
         if req.service == "sts" and req.operation == "AssumeRoleWithWebIdentity":
             return self.assume_role_with_web_identity(req)
-        action = f"{iam_actions.prefix(req.signing_name or req.service or '?')}:{req.operation}"
+        action = iam_actions.action(req.signing_name or req.service or "?", req.operation)
         if req.access_key is None:
             self.record(identity=None, action=action, decision="refused", write=None, error="missing_auth")
             return aws_errors.render("missing_auth", req.protocol)
@@ -218,7 +218,7 @@ class Gate:
             if not aws_requests.signature_ok(req, host, op["secret_access_key"], None):
                 return self.refuse(req, "operator", action, "bad_signature")
             status, headers, body = self.forward(req)
-            write = iam_actions.is_write(action.split(":")[0], req.operation or "")
+            write = iam_actions.is_write(*action.split(":", 1))
             if write and req.service == "iam":
                 with self.lock:
                     self.policy_cache.clear()

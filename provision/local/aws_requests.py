@@ -2,8 +2,9 @@
 
 Protocols of the services the project calls (botocore's models say which):
 query and ec2 (an `Action` form parameter), json (`X-Amz-Target`),
-rest-json (method and URI template) and smithy-rpc-v2-cbor (`/service/S/operation/Op`,
-a CBOR body: CloudWatch). The SigV4 signature is checked with the secret of the
+rest-json (method and URI template), rest-xml for S3 (path-style: method, URI template and the
+query keys that tell its sub-resources apart, e.g. `?versioning`) and smithy-rpc-v2-cbor
+(`/service/S/operation/Op`, a CBOR body: CloudWatch). The SigV4 signature is checked with the secret of the
 key that signed it (header or presigned query), as AWS does.
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ from botocore.credentials import Credentials
 from botocore.parsers import RpcV2CBORParser
 
 SERVICES = ("cloudformation", "ec2", "eks", "iam", "sts", "secretsmanager", "cloudwatch", "logs", "budgets", "ce",
-            "sns", "kms", "ssm")
+            "sns", "kms", "ssm", "s3")
+# S3 request headers that IAM condition keys read (s3:x-amz-server-side-encryption...): kept as parameters.
+S3_CONDITION_HEADERS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
 _CRED = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 _SIGNED = re.compile(r"SignedHeaders=([^,\s]+)")
 _SIG = re.compile(r"Signature=([0-9a-f]+)")
@@ -96,6 +99,10 @@ def parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ApiRe
         req.protocol = "ec2" if req.service == "ec2" else "query"
         req.operation = action
         req.params = unflatten({**query, **form})
+    elif req.service == "s3":
+        req.protocol = "rest-xml"
+        req.operation, req.params = _rest_xml(method, path, req.headers)
+        req.params.update({h: v for h in S3_CONDITION_HEADERS if (v := req.header(h))})
     elif req.service and _models()[req.service].protocol == "rest-json":
         req.protocol = "rest-json"
         req.operation, req.params = _rest_json(req.service, method, path, body)
@@ -167,6 +174,49 @@ def _rest_json(service: str, method: str, path: str, body: bytes) -> tuple[str |
                         params[member] = labels[loc["name"]]
             return op, {**labels, **params}
     return None, {}
+
+
+def _rest_xml(method: str, path: str, headers: dict[str, str] | None = None) -> tuple[str | None, dict]:
+    """S3's operation for a path-style request: the method, the URI template ({Key+} takes the rest), the
+    operation's required query and header members present, and the most query keys of the template's
+    query the request carries (GET /b?versioning is GetBucketVersioning, GET /b?list-type=2
+    ListObjectsV2, GET /b ListObjects; PUT with x-amz-copy-source is CopyObject, else PutObject)."""
+    have_headers = {k.lower() for k in (headers or {})}
+    parts = urlsplit(path)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    segs = [unquote(x) for x in parts.path.lstrip("/").split("/", 1) if x] if parts.path.strip("/") else []
+    model = _models()["s3"]
+    best: tuple[int, str, dict] | None = None
+    for op in model.operation_names:
+        http = model.operation_model(op).http
+        if http.get("method") != method:
+            continue
+        uri, _, tq = http["requestUri"].partition("?")
+        tsegs = [x for x in uri.lstrip("/").split("/", 1) if x]
+        if len(tsegs) != len(segs):
+            continue
+        need = {k: v for k, v in parse_qsl(tq, keep_blank_values=True) if k != "x-id"}
+        if any(k not in query or (v and query[k] != v) for k, v in need.items()):
+            continue
+        if not _required_present(model.operation_model(op), query, have_headers):
+            continue
+        labels = {t.strip("{}+"): v for t, v in zip(tsegs, segs, strict=True)}
+        if best is None or len(need) > best[0]:
+            best = (len(need), op, {**query, **labels})
+    return (best[1], best[2]) if best else (None, {})
+
+
+def _required_present(om, query: dict, headers: set[str]) -> bool:
+    """Every required querystring and header member of the operation is in the request."""
+    shape = om.input_shape
+    for name in (shape.required_members if shape is not None else ()):
+        loc = shape.members[name].serialization
+        where = loc.get("location")
+        if where == "querystring" and loc.get("name") not in query:
+            return False
+        if where == "header" and (loc.get("name") or "").lower() not in headers:
+            return False
+    return True
 
 
 def signature_ok(req: ApiRequest, host: str, secret: str, token: str | None) -> bool:
