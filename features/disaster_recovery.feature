@@ -73,3 +73,23 @@ Feature: Backup and disaster recovery of PostgreSQL
       | the manifest tampered with                         | tampered manifest  |
       | the dump encrypted with another key                | not the backup key |
       | the dump encrypted with SSE-S3, not the backup key | not aws:kms        |
+
+  # The in-cluster backup CronJob (manifests/base/postgres-backup.yaml): settings.yaml's schedule and
+  # database, its own IRSA ServiceAccount (backup.yaml BackupJobRole), the bucket and key alias of backup.yaml.
+  @T18 @R8.4 @offline @static @dr
+  Scenario: The backup CronJob runs on the schedule of settings as its own IRSA ServiceAccount
+    Given the dev overlay rendered with kustomize
+    Then the backup CronJob is as settings.yaml and backup.yaml say
+
+  # A NetworkPolicy cannot name S3 or STS: the region's published AWS ranges (provision/kube/data/), on 443.
+  @T18 @P7 @R8.2 @offline @dr
+  Scenario: The backup pod reaches postgres, DNS and the region's AWS ranges, and nothing else
+    Given the dev overlay rendered with kustomize
+    Then the backup pod's egress is exactly postgres, DNS and the region's AWS ranges on 443
+
+  # kwok runs no container: the control plane admits the Job and schedules its pod; the dump and upload
+  # steps themselves are tests/test_backup_cronjob.py (the script against the real PostgreSQL).
+  @T18 @offline @dr
+  Scenario: A Job from the backup CronJob is admitted by the restricted namespace and scheduled
+    Given the dev overlay rendered with kustomize
+    Then a Job from the backup CronJob is admitted under Pod Security restricted and its pod is scheduled

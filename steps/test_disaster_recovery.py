@@ -204,3 +204,36 @@ def _drill_matches(check, drilled):
 def _drill_rpo_rto(check, drilled):
     check(combine(f"RPO and RTO of the drill of set {drilled.set_id}",
                   [_part(drilled, "RPO"), _part(drilled, "RTO")]))
+
+
+# ---- the backup CronJob (manifests/base/postgres-backup.yaml)
+
+@then("the backup CronJob is as settings.yaml and backup.yaml say")
+def _cronjob_as_settings(objects, check):
+    from provision.backup import cronjob_checks
+    check(cronjob_checks.check_cronjob(objects, config.Environment.named("dev")))
+
+
+@then("the backup pod's egress is exactly postgres, DNS and the region's AWS ranges on 443")
+def _backup_egress(objects, check):
+    from provision.backup import cronjob_checks
+    check(combine("the backup pod's egress", [cronjob_checks.check_egress(objects),
+                                               cronjob_checks.check_reachability(objects)]))
+
+
+@pytest.fixture
+def _backup_namespace(target):
+    from harness import kube as testing
+    from provision.kube import rbac
+    why = testing.refuses_test_deploys(target)
+    if why:
+        pytest.skip(f"{NOT_VERIFIABLE_PREFIX} this target: {why}")
+    ns = rbac.fresh_namespace_name()
+    yield ns
+    rbac.delete_namespace(target, ns)
+
+
+@then("a Job from the backup CronJob is admitted under Pod Security restricted and its pod is scheduled")
+def _cronjob_admitted(objects, target, _backup_namespace, check):
+    from provision.backup import cronjob_admission
+    check(cronjob_admission.admitted_and_scheduled(target, objects, _backup_namespace))

@@ -171,3 +171,34 @@ def test_the_dump_step_fails_loudly_without_a_server(tmp_path):
            "PGCONNECT_TIMEOUT": "2"}
     out = subprocess.run(["sh", str(SCRIPT), "dump"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and not (tmp_path / "manifest.json").exists()
+
+
+# ------------------------------------------------ admitted and scheduled by a (temporary) control plane
+
+@pytest.fixture(scope="module")
+def temporary_cluster(tmp_path_factory):
+    """A control plane of its own (etcd, kube-apiserver, controller-manager, scheduler, kwok Nodes)."""
+    from provision.local import controlplane, stack
+    with controlplane.temporary(tmp_path_factory.mktemp("cp") / "backup", encrypt=False) as info:
+        yield stack.target({"components": {"controlplane": info}})
+
+
+def test_a_job_from_the_cronjob_is_admitted_by_a_restricted_namespace_and_scheduled(temporary_cluster, dev):
+    from provision.backup import cronjob_admission
+    f = cronjob_admission.admitted_and_scheduled(temporary_cluster, dev, "backup-admission")
+    assert f.ok, f.evidence
+    assert "pod-security.kubernetes.io/enforce=restricted" in f.evidence[0]
+
+
+def test_seeded_root_pod_is_refused_by_pod_security(temporary_cluster, dev):
+    from provision.backup import cronjob_admission
+    objs = copy.deepcopy(dev)
+    _pod(objs)["securityContext"].update(runAsNonRoot=False, runAsUser=0)
+    f = cronjob_admission.admitted_and_scheduled(temporary_cluster, objs, "backup-admission-root", timeout=30)
+    assert caught(f, "PodSecurity").ok, f.evidence
+
+
+def test_job_of_copies_the_job_template(dev):
+    from provision.backup import cronjob_admission
+    job = cronjob_admission.job_of(_cronjob(dev), "x")
+    assert job["kind"] == "Job" and job["spec"] == _cronjob(dev)["spec"]["jobTemplate"]["spec"]

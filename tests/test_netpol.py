@@ -181,6 +181,9 @@ def _backup_paths(objects):
 
 
 def test_backup_pod_reaches_postgres_s3_and_sts_and_nothing_else(dev):
+    from provision.backup import cronjob_checks
+    f = cronjob_checks.check_reachability(dev)
+    assert f.ok and f.grade == "model" and n.NOT_ENFORCED in f.gaps, f.evidence
     assert _backup_paths(dev) == {"postgres": True, "s3": True, "sts": True, "s3 on 80": False, "api": False,
                                   "web": False, "internet": False, "metadata": False, "into the backup pod": False}
 
@@ -198,6 +201,7 @@ def test_seeded_widened_egress_reaches_the_internet_and_the_range_check_is_red(d
     from provision.backup import cronjob_checks
     wide = _edited(dev, "postgres-backup", lambda s: s["egress"][1]["to"].append({"ipBlock": {"cidr": "0.0.0.0/0"}}))
     assert _backup_paths(wide)["internet"] is True                       # the model sees the hole
+    assert findings_caught(cronjob_checks.check_reachability(wide), "the internet 203.0.113.10:443: allowed")
     f = cronjob_checks.check_egress(wide)
     assert findings_caught(f, "0.0.0.0/0 is not a published range of us-east-1")
     assert cronjob_checks.check_egress(dev).ok
@@ -216,6 +220,8 @@ def test_backup_pod_to_the_api_is_closed_on_both_sides_and_a_seeded_opening_of_b
     assert _backup_paths(other)["api"] is False    # the backup pod's egress still refuses it
     both = _edited(one, "api-backend", ingress_all)
     assert _backup_paths(both)["api"] is True
+    from provision.backup import cronjob_checks
+    assert findings_caught(cronjob_checks.check_reachability(both), "postgres-backup -> api-backend:8080: allowed")
     f = n.check_reachability(n.workload_reachability(both, render.render_cluster("dev")), ALLOWED)
     assert findings_caught(f, "unexpected path postgres-backup -> api-backend:8080")
 
@@ -223,6 +229,8 @@ def test_backup_pod_to_the_api_is_closed_on_both_sides_and_a_seeded_opening_of_b
 def test_seeded_postgres_without_the_backup_peer_blocks_the_dump(dev):
     closed = _edited(dev, "postgres", lambda s: s["ingress"][0]["from"].pop())
     assert _backup_paths(closed)["postgres"] is False
+    from provision.backup import cronjob_checks
+    assert findings_caught(cronjob_checks.check_reachability(closed), "postgres-backup -> postgres:5432: denied")
     f = n.check_reachability(n.workload_reachability(closed, render.render_cluster("dev")), ALLOWED)
     assert findings_caught(f, "missing path postgres-backup -> postgres:5432")
 

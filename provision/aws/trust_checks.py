@@ -127,7 +127,8 @@ def check_trust(
         "no audience": {"sub": want_sub},
     }
     # The other role's job: the verification job must never get the deploy role, nor the reverse.
-    for key, what in (("deploy_subject", "the deploy job"), ("verify_subject", "the verification job")):
+    for key, what in (("deploy_subject", "the deploy job"), ("verify_subject", "the verification job"),
+                      ("drill_subject", "the restore drill job")):
         if key != subject_key and gh.get(key):
             refuse[what] = _probe_claims(gh[key], aud)
     if evaluate_trust(trust, _probe_claims(want_sub, aud), host, provider_arn).ok is False:
@@ -174,13 +175,16 @@ REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 
 @graded("static")
 def subjects_match_repository(gh: dict | None = None) -> Finding:
-    """Both subjects start with `repo:<github.repository>:` in exactly its case (IAM compares the sub
-    case-sensitively; GitHub sends the repository's real owner/name case), and the verification subject
-    is the environment subject of github.verify_environment."""
+    """Every subject starts with `repo:<github.repository>:` in exactly its case (IAM compares the sub
+    case-sensitively; GitHub sends the repository's real owner/name case), the verification and drill
+    subjects are the environment subjects of github.verify_environment and github.drill_environment, and
+    the three subjects are distinct."""
     gh = gh or config.settings()["github"]
     repo = str(gh.get("repository", ""))
     problems = [] if REPOSITORY.match(repo) else [f"FAIL github.repository {repo!r} is not owner/name"]
-    for key in ("deploy_subject", "verify_subject"):
+    for key in ("deploy_subject", "verify_subject", "drill_subject"):
+        if key == "drill_subject" and key not in gh:
+            continue
         sub = str(gh.get(key, ""))
         prefix = f"repo:{repo}:"
         if sub.startswith(prefix):
@@ -190,13 +194,18 @@ def subjects_match_repository(gh: dict | None = None) -> Finding:
                             f"{repo!r} (IAM compares the sub case-sensitively)")
         else:
             problems.append(f"FAIL github.{key} {sub!r} does not start with {prefix!r}")
-    want_verify = f"repo:{repo}:environment:{gh.get('verify_environment', '')}"
-    if gh.get("verify_environment") and gh.get("verify_subject") != want_verify:
-        problems.append(f"FAIL github.verify_subject {gh.get('verify_subject')!r} is not {want_verify!r}, the sub "
-                        "GitHub sends a job of github.verify_environment")
+    for job in ("verify", "drill"):   # a job in a GitHub environment gets that environment's subject
+        want = f"repo:{repo}:environment:{gh.get(f'{job}_environment', '')}"
+        if gh.get(f"{job}_environment") and gh.get(f"{job}_subject") != want:
+            problems.append(f"FAIL github.{job}_subject {gh.get(f'{job}_subject')!r} is not {want!r}, the sub "
+                            f"GitHub sends a job of github.{job}_environment")
+    subs = [gh.get(k) for k in ("deploy_subject", "verify_subject", "drill_subject") if gh.get(k)]
+    if len(set(subs)) != len(subs):
+        problems.append(f"FAIL the deploy, verify and drill subjects are not distinct ({subs}): one job could "
+                        "assume another's role")
     return Finding(not problems, "the trust subjects name github.repository in its exact case (settings)",
                    f"repo:{repo}:... in exactly this case", "; ".join(p.removeprefix("FAIL ") for p in problems)
-                   or "both subjects match", tuple(problems) or (f"repository {repo}",))
+                   or "every subject matches", tuple(problems) or (f"repository {repo}",))
 
 
 @graded("static")

@@ -16,14 +16,16 @@ from pathlib import Path
 
 from .. import config
 from ..ci import workflow_model
-from ..ci.workflow_checks import CREDENTIALS_ACTION, DEPLOY_ROLE_VAR, VERIFY_ROLE_VAR
+from ..ci.workflow_checks import CREDENTIALS_ACTION, DEPLOY_ROLE_VAR, DRILL_ROLE_VAR, VERIFY_ROLE_VAR
 from ..config import Environment
 from ..findings import Finding, graded
 from . import iam_roles
 from .cfn import load, parameters
 from .iam_eval import evaluate_trust
 
-ROLE_VARS = {"DeployRole": DEPLOY_ROLE_VAR, "VerifyRole": VERIFY_ROLE_VAR}
+ROLE_VARS = {"DeployRole": DEPLOY_ROLE_VAR, "VerifyRole": VERIFY_ROLE_VAR, "DrillRole": DRILL_ROLE_VAR}
+# Roles of other stacks than iam.yaml: the restore drill's (provision/cloudformation/backup.yaml).
+OTHER_STACK_ROLES = {"DrillRole": "backup"}
 DEFAULT_BRANCH = "refs/heads/main"  # GitHub's default branch of the repository (schedule runs there)
 OTHER_BRANCH = "refs/heads/feature-x"  # a dispatch or push may run on any branch
 
@@ -103,17 +105,29 @@ def job_claims(workflow: str, job_id: str, directory: Path = workflow_model.WORK
     return [{"sub": s, **({"environment": env} if env else {})} for s in subjects(wf, job, gh["repository"])]
 
 
+def other_stack_trusts(env: Environment, backup_path: Path | None = None) -> dict[str, dict]:
+    """The trust policies of the workflow roles outside iam.yaml (the drill role of backup.yaml), resolved
+    for `env`; `backup_path` is a (seeded) copy of backup.yaml."""
+    from ..backup import bucket_checks
+
+    r = bucket_checks.rendered(env, backup_path)
+    roles = iam_roles.roles(r.t, r)
+    return {lid: roles[lid]["trust"] for lid in OTHER_STACK_ROLES if lid in roles}
+
+
 @graded("model")
 def jobs_assume_only_their_roles(
     workflows_dir: Path = workflow_model.WORKFLOWS_DIR,
     iam_path: Path = load.IAM_TEMPLATE,
     env: Environment | None = None,
+    backup_path: Path | None = None,
 ) -> Finding:
     """No job but a role's own job can satisfy the role's trust, and each role's job can (IAM's evaluation
     of each job's claims against each role's trust policy)."""
     gh = config.settings()["github"]
     t, r = parameters.iam_resolver(env or Environment.named("dev"), iam_path)
     trusts = {lid: role["trust"] for lid, role in iam_roles.roles(t, r).items() if lid in ROLE_VARS}
+    trusts.update(other_stack_trusts(env or Environment.named("dev"), backup_path))
     found = jobs(workflow_model.committed(workflows_dir), gh["repository"])
     problems, evidence = [], []
     for lid, trust in trusts.items():

@@ -31,15 +31,19 @@ GAP_POLICY = "AWS::S3::BucketPolicy"
 GAP_BUCKET = "s3-bucket-config"
 
 
-def rendered(env: Environment) -> Resolver:
-    """backup.yaml resolved for the environment; the key's ARN and the bucket's name stand in as CloudFormation
-    will make them (the bucket's from its BucketName, the key's with a placeholder id), so policies read as ARNs."""
+def rendered(env: Environment, path=None) -> Resolver:
+    """backup.yaml (or the copy at `path`) resolved for the environment; the key's ARN and the bucket's name
+    stand in as CloudFormation will make them (the bucket's from its BucketName, the key's with a placeholder
+    id), so policies read as ARNs."""
+    from ..aws.cfn import load
+
     lenient = parameters.rendered(STACK, env)
-    name = lenient.value(lenient.t["Resources"][BUCKET]["Properties"].get("BucketName", f"<{BUCKET}>"))
+    t = load.load(path) if path else lenient.t
+    name = lenient.value(t["Resources"][BUCKET]["Properties"].get("BucketName", f"<{BUCKET}>"))
     acct, region = lenient.refs["AWS::AccountId"], lenient.refs["AWS::Region"]
     physical = {BUCKET: name, f"{KEY}.Arn": f"arn:aws:kms:{region}:{acct}:key/{KEY.lower()}-id"}
-    return Resolver(lenient.t, {k: v for k, v in lenient.refs.items() if k in (lenient.t.get("Parameters") or {})},
-                    acct, region, physical, source=lenient.source)
+    return Resolver(t, {k: v for k, v in lenient.refs.items() if k in (t.get("Parameters") or {})},
+                    acct, region, physical, source=str(path) if path else lenient.source)
 
 
 def _verdict(subject: str, expected: str, problems: list[str], evidence: list[str], ok_text: str) -> Finding:

@@ -105,6 +105,52 @@ def check_egress(objects: list[dict]) -> Finding:
                                           config.settings()["aws"]["region"])
 
 
+# Addresses the model probes from the backup pod: S3 and STS of the region (inside the published ranges), and
+# an address of no AWS range (TEST-NET-3) and the instance metadata service, which it must not reach.
+S3_ADDRESS = "52.217.4.10"      # 52.216.0.0/15: ip-ranges.json service S3, us-east-1
+STS_ADDRESS = "209.54.177.20"   # 209.54.176.0/21: service AMAZON, us-east-1 (where sts.us-east-1 answers)
+ELSEWHERE = "203.0.113.10"
+METADATA = "169.254.169.254"
+
+
+@findings.graded("model")
+def check_reachability(objects: list[dict]) -> Finding:
+    """What the NetworkPolicies let the backup pod reach, by the harness's model: postgres on its port, S3 and
+    STS of the region on 443; not the API or web pods, not S3 on 80, not an address outside AWS's ranges, not
+    the instance metadata, and nothing may connect to it."""
+    from ..kube import netpol
+
+    name = config.settings()["backup"]["cronjob"]
+    eps = {e.name: e for e in netpol.workload_endpoints(objects)}
+    pols = netpol.policies_of(objects)
+    subject = f"the NetworkPolicies let {name} reach postgres, S3 and STS, and nothing else (model)"
+    if name not in eps:
+        return failed(subject, "the backup pod", "no such workload", (f"FAIL no workload {name}",),
+                      gaps=(netpol.NOT_ENFORCED,))
+    me, pg = eps[name], config.settings()["kubernetes"]["statefulsets"][0]
+    probes = {f"{name} -> {pg}:{POSTGRES_PORT}": (me, eps.get(pg), POSTGRES_PORT, True),
+              f"{name} -> S3 {S3_ADDRESS}:443": (me, netpol.external("s3", S3_ADDRESS), 443, True),
+              f"{name} -> STS {STS_ADDRESS}:443": (me, netpol.external("sts", STS_ADDRESS), 443, True),
+              f"{name} -> S3 {S3_ADDRESS}:80": (me, netpol.external("s3", S3_ADDRESS), 80, False),
+              f"{name} -> the internet {ELSEWHERE}:443": (me, netpol.external("internet", ELSEWHERE), 443, False),
+              f"{name} -> instance metadata {METADATA}:80": (me, netpol.external("imds", METADATA), 80, False)}
+    for other in sorted(set(eps) - {name, pg}):
+        for _, port, _proto in eps[other].ports or (("", 8080, "TCP"),):
+            probes[f"{name} -> {other}:{port}"] = (me, eps[other], port, False)
+        probes[f"{other} -> {name}:8080"] = (eps[other], me, 8080, False)
+    bad, seen = [], []
+    for what, (src, dst, port, want) in probes.items():
+        got = dst is not None and netpol.allowed(pols, src, dst, port)
+        line = f"{what}: {'allowed' if got else 'denied'}"
+        (seen if got == want else bad).append(line if got == want else f"{line}, expected "
+                                               f"{'allowed' if want else 'denied'}")
+    expected = "postgres, S3 and STS allowed; pods, other addresses and ports denied"
+    if bad:
+        return failed(subject, expected, f"{len(bad)} paths differ", tuple(f"FAIL {b}" for b in bad) + tuple(seen),
+                      gaps=(netpol.NOT_ENFORCED,))
+    return passed(subject, expected, f"all {len(probes)} probes as designed", tuple(seen), gaps=(netpol.NOT_ENFORCED,))
+
+
 def egress_policy(region: str | None = None) -> dict:
     """The backup pod's NetworkPolicy: postgres on its port, the region's AWS ranges on 443; DNS comes from
     allow-dns-egress; no ingress at all."""

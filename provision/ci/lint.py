@@ -103,7 +103,9 @@ def named_checks(wf: model.Workflow) -> list[Finding]:
                   deploy_checks.deploy_triggers(wf), deploy_checks.concurrency_per_cluster(wf),
                   deploy_checks.image_tags(wf), deploy_checks.deploy_command(wf), deploy_checks.summary_and_alert(wf)]
     elif wf.name == model.LIVE:
-        found += [live_checks.live_run(wf), live_checks.live_publish(wf)]
+        from ..backup import drill_workflow  # the nightly restore drill's own job (issue 13)
+
+        found += [live_checks.live_run(wf), live_checks.live_publish(wf), drill_workflow.drill_job(wf)]
     elif wf.name == model.CI:
         found += [checks.ci_offline(wf)]
     return found

@@ -10,6 +10,7 @@ from .workflow_model import PIN, Workflow, action_of, fmt_permissions, label, ru
 OIDC_PERMISSIONS = {"id-token": "write", "contents": "read"}
 DEPLOY_ROLE_VAR = "AWS_DEPLOY_ROLE_ARN"
 VERIFY_ROLE_VAR = "AWS_VERIFY_ROLE_ARN"
+DRILL_ROLE_VAR = "AWS_DRILL_ROLE_ARN"   # verify-live.yml `drill` (backup.yaml DrillRole)
 CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 DANGEROUS_TRIGGERS = ("pull_request_target", "workflow_run")
 # Triggers whose run can be started by someone without write access, with the base repository's token.
