@@ -262,10 +262,17 @@ def test_a_pending_or_missing_subscription_is_red(account, sns, naming):
     assert findings.caught(account_checks.subscription_live(LIVE, ENV), naming, case_sensitive=True).ok
 
 
-def test_subscribers_that_cannot_be_read_are_unverifiable(account):
+def test_subscribers_the_role_may_not_read_fail_naming_the_refusal(account):
+    # the job's role lacks what the probe calls: a defect of the role, never "could not see"
     account({"sns": Stub(_error("AuthorizationError"))}, outputs={"monitoring": {"AlertTopicArn": TOPIC}})
     f = account_checks.subscription_live(LIVE, ENV)
-    assert f.status == findings.UNVERIFIABLE and "AuthorizationError" in " ".join(f.evidence)
+    assert f.status == findings.FAILED and findings.caught(f, "AuthorizationError").ok
+
+
+def test_subscribers_an_endpoint_cannot_serve_are_unverifiable(account):
+    account({"sns": Stub(_error("NotImplemented"))}, outputs={"monitoring": {"AlertTopicArn": TOPIC}})
+    f = account_checks.subscription_live(LIVE, ENV)
+    assert f.status == findings.UNVERIFIABLE and "NotImplemented" in str(f.as_dict())
 
 
 def _iam(arns: list[str], audiences=("sts.amazonaws.com",)) -> Stub:
@@ -285,8 +292,11 @@ def test_create_fails_when_the_account_already_has_a_provider_outside_the_stack(
     assert account_checks.oidc_provider_live(LIVE, ENV).ok
 
 
-def test_an_unreadable_provider_list_is_unverifiable(account):
+def test_a_provider_list_the_role_may_not_read_fails_and_one_the_endpoint_cannot_serve_is_unverifiable(account):
     account({"iam": Stub(_error("AccessDenied"))})
+    f = account_checks.oidc_provider_live(LIVE, ENV)
+    assert f.status == findings.FAILED and findings.caught(f, "AccessDenied").ok
+    account({"iam": Stub(_error("NotImplemented"))})
     assert account_checks.oidc_provider_live(LIVE, ENV).status == findings.UNVERIFIABLE
 
 

@@ -1,8 +1,9 @@
 """Live checks of what settings.yaml says about the account: the alert topic's confirmed subscriber and the
 account's GitHub OIDC provider (github.oidc_provider), each beside its static twin.
 
-A read the endpoint refuses (AccessDenied, an API it does not serve) is
-unverifiable with the reason, never passed; graded as the target grades its AWS.
+A read the job's role is refused (AccessDenied) fails, naming the refusal: the role lacks what
+the probe calls (live_checks.could_not_read). A read the endpoint cannot answer (an API it does not
+serve) is unverifiable with the reason, never passed; graded as the target grades its AWS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .. import config
 from ..config import Environment
 from ..findings import Finding, combine, failed, passed, unverifiable
 from .clients import client
-from .live_checks import NOT_SHOWN, _reason, rendered
+from .live_checks import could_not_read, rendered
 from .monitoring_checks import alert_subscription
 from .stack_api import listed as _listed
 from .stack_api import outputs as _outputs
@@ -50,10 +51,7 @@ def subscription_live(target, env: Environment) -> Finding:
     try:
         subs = client(target, "sns").list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
     except botocore.exceptions.ClientError as exc:
-        code, message = _reason(exc)
-        part = unverifiable(subject, want, NOT_SHOWN.format(reason=f"{code}: {message}"),
-                            evidence=[f"{subject}: {code}: {message}"], grade=g)
-        return combine(static.subject, [static, part])
+        return combine(static.subject, [static, could_not_read(target, subject, want, exc)])
     confirmed, problems = confirmed_subscribers(subs, email)
     gap = target.gap("AWS::SNS::Subscription")
     if not subs and gap:  # the endpoint's CloudFormation made no subscription, and nobody can confirm one
@@ -79,9 +77,7 @@ def oidc_provider_live(target, env: Environment) -> Finding:
         found = next((a for a in arns if a.endswith(f":oidc-provider/{gh['oidc_issuer']}")), "")
         audiences = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=found)["ClientIDList"] if found else []
     except botocore.exceptions.ClientError as exc:
-        code, message = _reason(exc)
-        return combine(static.subject, [static, unverifiable(subject, setting, NOT_SHOWN.format(
-            reason=f"{code}: {message}"), grade=g)])
+        return combine(static.subject, [static, could_not_read(target, subject, setting, exc)])
     gap = target.gap("AWS::IAM::OIDCProvider")
     if setting == "create" and gap:
         # the endpoint's CloudFormation never creates the provider, so no stack can own it here
