@@ -8,7 +8,6 @@ reports/audit.jsonl (audit.py), and every stack carries the commit SHA as a tag 
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -346,18 +345,3 @@ def ensure_applied(target, env: Environment, progress=print) -> list[StackResult
     found = status(target, env)
     missing = [n for n, s in found.items() if s is None and not n.endswith("-irsa")]
     return up(target, env, progress) if missing else []
-
-
-def demo_step(target, progress) -> list[str]:
-    """`provision demo`: apply dev (then again: no changes) and summarise."""
-    env = Environment.named("dev")
-    t0 = time.monotonic()
-    first = up(target, env, progress)
-    second = up(target, env, progress)
-    lines = [r.line() for r in first]
-    lines.append(
-        f"applied {len(first)} stacks in {time.monotonic() - t0:.1f}s; second apply: "
-        + ", ".join(f"{r.stack} {r.action}" for r in second)
-    )
-    lines += [f"gap: {g}" for g in dict.fromkeys(g for r in first for g in r.gaps)]
-    return lines
