@@ -287,7 +287,8 @@ def test_origin_cert_writes_the_secret_once_and_the_strict_edge_then_stops_answe
                                "metadata": {"name": "main", "namespace": namespace},
                                "spec": {"ingressClassName": klass, "tls": [{"hosts": DOMAINS, "secretName": name}],
                                         "rules": [{"host": h} for h in DOMAINS]}})
-        router = ClusterRouter(kubeconfig_of(target.local["controlplane"], "edge"), {}, [ca.root])
+        # its own class only: an app deployed on the same target (the demo's) has an Ingress for these hosts too
+        router = ClusterRouter(kubeconfig_of(target.local["controlplane"], "edge"), {}, [ca.root], ingress_class=klass)
         status, body = router.answer(host, "/healthz")
         assert status == 526 and "fake default certificate" in body["error"]
         seen = _probe_sees(target, router, host, tmp_path, monkeypatch)   # the nightly probe: red, naming 526

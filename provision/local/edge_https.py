@@ -118,10 +118,13 @@ def ready_endpoints(slices: list[dict], port_name: str) -> int:
 class ClusterRouter:
     """Routes as ingress-nginx would, from what the cluster holds now (no cache)."""
 
-    def __init__(self, kubeconfig: str, routes: dict[str, str], origin_anchors=None):
+    def __init__(self, kubeconfig: str, routes: dict[str, str], origin_anchors=None, ingress_class: str | None = None):
         # origin_anchors: the Origin CA's root certificates; set, the router first judges the origin's
-        # certificate as Cloudflare's SSL mode strict does (526), else it routes only
+        # certificate as Cloudflare's SSL mode strict does (526), else it routes only.
+        # ingress_class: serve that IngressClass only, as an ingress-nginx started with --ingress-class
+        # (None: every class whose controller is ingress-nginx's)
         self.kubeconfig, self.routes, self.anchors = kubeconfig, routes, origin_anchors
+        self.ingress_class = ingress_class
 
     def answer(self, host: str, path: str) -> tuple[int, dict]:
         from ..kube import client
@@ -129,7 +132,8 @@ class ClusterRouter:
         k = self.kubeconfig
         try:
             served = {c["metadata"]["name"] for c in client.list_objects(k, "networking.k8s.io/v1", "IngressClass")
-                      if (c.get("spec") or {}).get("controller") == NGINX_CONTROLLER}
+                      if (c.get("spec") or {}).get("controller") == NGINX_CONTROLLER
+                      and self.ingress_class in (None, c["metadata"]["name"])}
             ingresses = client.list_objects(k, "networking.k8s.io/v1", "Ingress")
             if self.anchors is not None:
                 tls = tls_secret_ref(ingresses, served, host)
