@@ -79,6 +79,20 @@ def _prepare_rehearsal(t):
                    cloudflare_token=config.Secret(token) if token else t.cloudflare_token)
 
 
+@pytest.fixture(scope="session")
+def unencrypted_control_plane(tmp_path_factory):
+    """The encryption checks' seeded fault: a second, short-lived API server (etcd and kube-apiserver alone)
+    started with encrypt=False, once per session (per xdist worker) for every test that reads it, each under
+    names of its own. {"dir", "info", "target"}; on teardown it must have left no process behind."""
+    from provision.local import controlplane
+
+    d = tmp_path_factory.mktemp("unencrypted") / "plain"
+    with controlplane.temporary(d, encrypt=False, apiserver_only=True) as info:
+        yield {"dir": d, "info": info, "target": stack.target({"components": {"controlplane": info}})}
+    left = sorted(p.name for p in d.glob("controlplane*.pid"))
+    assert not left, f"the unencrypted control plane left processes behind: {left}"
+
+
 @pytest.fixture
 def check(request):
     """Record a Finding for the report, then assert it, showing its evidence.

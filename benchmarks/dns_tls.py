@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
+from figures import emit  # noqa: E402
 
 from provision import config  # noqa: E402
 from provision.local import edge, stack  # noqa: E402
@@ -78,11 +80,12 @@ def main(argv=None) -> int:
         host, port = info["dns_server"]
         _loopback(host)
         lb = _loopback(info["load_balancer_address"])
-        print(f"DNS UDP: {bench_dns(host, port, a.queries, False):8.0f} queries/s ({a.queries} queries)")
-        tcp = bench_dns(host, port, a.queries, True)
-        print(f"DNS TCP: {tcp:8.0f} queries/s ({a.queries} queries, one connection each)")
-        print(f"TLS:     {bench_tls(lb, info['https_port'], info['ca_bundle'], a.handshakes):8.0f} handshakes/s "
-              f"({a.handshakes} full handshakes, ECDSA P-256)")
+        emit("dns.udp", bench_dns(host, port, a.queries, False), "q/s", note=f"{a.queries} queries",
+             better="higher")
+        emit("dns.tcp", bench_dns(host, port, a.queries, True), "q/s",
+             note=f"{a.queries} queries, one connection each", better="higher")
+        emit("tls.handshakes", bench_tls(lb, info["https_port"], info["ca_bundle"], a.handshakes), "handshakes/s",
+             note=f"{a.handshakes} full handshakes, ECDSA P-256", better="higher")
     finally:
         if own is not None:
             edge.stop(own)

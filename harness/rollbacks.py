@@ -82,13 +82,20 @@ def one(target: Target, ns: str, base: list[dict], state: dict, f: Failure) -> l
     sha, objs = bad_set(base, ns, good, f)
     opts = deploy.Options(env="dev", image_tag=sha, namespace=ns, ready_grace=BAD_GRACE, poll=0.3, lock_interval=0.2,
                           objects=tuple(objs))
+    before = testing.resource_versions(target, ns) if f.kind == "unschedulable" else None
     with oracles.Sampler(target, ns, interval=0.25) as sampler:
         run = testing.run_deploy(target, opts)
     o = run.outcome
-    if not isinstance(run.error, deploy.DeployFailed) or o.result != history.ROLLED_BACK or o.rolled_back_to != good:
+    # a pod no node can hold is certain before apply: refused then (exit 2), nothing to roll back; that nothing
+    # was written is judged from the resourceVersions (availability: nothing changed, too quick to sample)
+    refused = f.kind == "unschedulable" and isinstance(run.error, deploy.Unfit)
+    if refused and testing.resource_versions(target, ns) != before:
+        out.append("refused before apply, yet the set's resourceVersions changed")
+    if not refused and (not isinstance(run.error, deploy.DeployFailed) or o.result != history.ROLLED_BACK
+                        or o.rolled_back_to != good):
         out.append(f"engine: {type(run.error).__name__} {o.result if o else '-'} to {o.rolled_back_to if o else '-'}")
     for finding in (testing.runs_images(target, ns, good), oracles.health(target, ns),
-                    oracles.availability(target, sampler)):
+                    *(() if refused else (oracles.availability(target, sampler),))):
         if not finding.ok:
             out.append(finding.line() + "; " + "; ".join(finding.evidence[:3]))
     return out

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -47,14 +49,19 @@ FAULT_CONFIGS = {"no encryption config": {"encrypt": False},
 
 
 @bdd_given(parsers.parse("a raw etcd value written by a control plane with {config}"), target_fixture="raw_value")
-def _unencrypted(tmp_path, config):
+def _unencrypted(tmp_path, request, config):
+    if FAULT_CONFIGS[config] == {"encrypt": False}:   # the session's own (conftest.py), under a name of this test's
+        return _raw_value(request.getfixturevalue("unencrypted_control_plane")["target"], config)
     with controlplane.temporary(tmp_path / "plain", apiserver_only=True, **FAULT_CONFIGS[config]) as info:
-        t = stack.target({"components": {"controlplane": info}})
-        value = b"s3cr3t-" + uuid.uuid4().hex.encode()
-        encryption.write_secret(t, "default", "app-secrets", {"password": value})
-        key = encryption.etcd_key("secrets", "default", "app-secrets")
-        return {"subject": f"Secret default/app-secrets at rest in etcd ({key}), control plane with {config}",
-                "raw": encryption.raw_etcd_value(t, key), "plaintexts": (value,)}
+        return _raw_value(stack.target({"components": {"controlplane": info}}), config)
+
+
+def _raw_value(t, config: str) -> dict:
+    name, value = f"app-secrets-{uuid.uuid4().hex[:8]}", b"s3cr3t-" + uuid.uuid4().hex.encode()
+    encryption.write_secret(t, "default", name, {"password": value})
+    key = encryption.etcd_key("secrets", "default", name)
+    return {"subject": f"Secret default/{name} at rest in etcd ({key}), control plane with {config}",
+            "raw": encryption.raw_etcd_value(t, key), "plaintexts": (value,)}
 
 
 @then(parsers.parse('the encryption check fails naming "{word}"'))
@@ -172,6 +179,20 @@ def _one_config(t, provider: str, keys, per: int, seen: dict) -> list:
     return out
 
 
+@contextlib.contextmanager
+def _planes(tmp_path, configs: dict[str, dict]):
+    """One temporary API server per config, all started (and stopped) at once: a start is mostly waiting for
+    the server's health check, so three take little longer than one. Yields name -> the plane's info."""
+    cms = {name: controlplane.temporary(tmp_path / name, apiserver_only=True, **kw) for name, kw in configs.items()}
+    with ThreadPoolExecutor(len(cms)) as pool:
+        started = {name: pool.submit(cm.__enter__) for name, cm in cms.items()}
+        try:
+            yield {name: f.result() for name, f in started.items()}   # the first start that failed raises here
+        finally:   # every plane that started is stopped (one that failed to start stopped itself)
+            up = [cm for name, cm in cms.items() if started[name].exception() is None]
+            list(pool.map(lambda cm: cm.__exit__(None, None, None), up))
+
+
 @then("for control planes encrypting with secretbox, aescbc and aesgcm under generated keys, at least 100 "
       "generated secrets in all are ciphertext of that provider and key in etcd")
 def _providers_property(tmp_path, check):
@@ -180,10 +201,11 @@ def _providers_property(tmp_path, check):
     per = -(-100 // len(PROVIDERS))
     seen: dict[str, int] = {}
     out = []
-    for provider in PROVIDERS:
-        keys = _generated_keys(provider, rnd)
-        with controlplane.temporary(tmp_path / provider, provider=provider, keys=keys, apiserver_only=True) as info:
-            out += _one_config(stack.target({"components": {"controlplane": info}}), provider, keys, per, seen)
+    keys = {provider: _generated_keys(provider, rnd) for provider in PROVIDERS}
+    with _planes(tmp_path, {p: {"provider": p, "keys": keys[p]} for p in PROVIDERS}) as planes:
+        for provider in PROVIDERS:
+            out += _one_config(stack.target({"components": {"controlplane": planes[provider]}}), provider,
+                               keys[provider], per, seen)
     total = sum(seen.values())
     check(combine(f"P8 under {len(PROVIDERS)} encryption configs (key seed {seed})", out))
     check(passed("hypothesis ran enough examples", ">= 100", f"{total} ({seen})") if total >= 100

@@ -12,7 +12,7 @@ from provision import config
 from provision.constants import CRASHLOOP_TAG, NEVER_READY_TAG
 from provision.findings import failed, passed, wait_until
 from provision.kube import access, encryption, kubectl
-from provision.local import controlplane, kwok_nodes
+from provision.local import kwok_nodes
 
 pytestmark = [pytest.mark.offline]
 
@@ -96,10 +96,15 @@ def test_deployment_rolls_out_keeps_history_and_a_never_ready_tag_blocks_the_rol
     history = kubectl.run(target, ["-n", ns, "rollout", "history", "deployment/web"]).stdout
     assert [ln.split()[0] for ln in history.splitlines()[2:] if ln.strip()] == ["1", "2"]
     kubectl.run(target, ["-n", ns, "set", "image", "deployment/web", f"app=nginx:{NEVER_READY_TAG}0123"])
-    blocked = _rollout(target, ns, "web", 8)
+    # kwok answers a pod at once (well under a second), so a few seconds is a rollout that is blocked, not slow
+    blocked = _rollout(target, ns, "web", 4)
     assert blocked.returncode != 0 and "timed out" in blocked.stderr
     dep = kubectl.get_json(target, ["-n", ns, "deployment", "web"])
     assert dep["status"].get("availableReplicas") == 2  # the old pods keep serving
+    pods = kubectl.get_json(target, ["-n", ns, "pods", "-l", "app=web"])["items"]
+    new = [p for p in pods if p["spec"]["containers"][0]["image"].endswith(f"{NEVER_READY_TAG}0123")]
+    assert new and all(p["status"].get("phase") == "Running" and not p["status"]["containerStatuses"][0]["ready"]
+                       for p in new), [(p["metadata"]["name"], p.get("status", {}).get("phase")) for p in new]
 
 
 def test_crashloop_tag_crash_loops_with_growing_restarts(target, ns):
@@ -145,21 +150,16 @@ def test_secret_is_ciphertext_in_etcd(target, ns):
     assert raw.startswith(b"k8s:enc:secretbox:v1:key1:")
 
 
-def test_encryption_check_is_red_on_a_control_plane_without_encryption(tmp_path):
-    """Seeded fault: a second, short-lived API server (etcd and kube-apiserver alone) with encrypt=False."""
-    with controlplane.temporary(tmp_path / "plain", encrypt=False, apiserver_only=True) as info:
-        assert (info["nodes"], info["encryption_provider"], info["encryption_key"]) == ([], None, None)
-        assert not list((tmp_path / "plain").glob("controlplane-kwok.pid"))
-        t = _target_of(info)
-        kubectl.run(t, ["create", "secret", "generic", "db", "--from-literal=password=correct-horse-battery"])
-        f = encryption.secret_encrypted_at_rest(t, "default", "db", (b"correct-horse-battery",))
+def test_encryption_check_is_red_on_a_control_plane_without_encryption(unencrypted_control_plane):
+    """Seeded fault: a second, short-lived API server (etcd and kube-apiserver alone) with encrypt=False, shared by
+    the session's tests that need one (conftest.py: it must stop leaving no process behind)."""
+    info, d = unencrypted_control_plane["info"], unencrypted_control_plane["dir"]
+    assert (info["nodes"], info["encryption_provider"], info["encryption_key"]) == ([], None, None)
+    assert not list(d.glob("controlplane-kwok.pid"))
+    t, name = unencrypted_control_plane["target"], f"db-{uuid.uuid4().hex[:8]}"
+    kubectl.run(t, ["create", "secret", "generic", name, "--from-literal=password=correct-horse-battery"])
+    f = encryption.secret_encrypted_at_rest(t, "default", name, (b"correct-horse-battery",))
     assert not f.ok and "plaintext" in f.actual
-    assert not list((tmp_path / "plain").glob("controlplane*.pid"))  # stopped
-
-
-def _target_of(info):
-    from provision.local import stack
-    return stack.target({"components": {"controlplane": info}})
 
 
 def test_nodes_look_like_the_eks_node_group(target):

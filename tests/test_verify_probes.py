@@ -99,13 +99,9 @@ def test_the_offline_control_plane_process_has_its_flags(target):
     assert f.ok, (f.line(), f.evidence)
 
 
-def test_a_control_plane_started_without_encryption_turns_the_process_check_red(tmp_path):
-    """Seeded fault: a second API server (etcd and kube-apiserver alone) started with encrypt=False."""
-    from provision.local import controlplane as local_cp
-    from provision.local import stack
-
-    with local_cp.temporary(tmp_path / "plain", encrypt=False, apiserver_only=True) as info:
-        f = controlplane.check_apiserver(stack.target({"components": {"controlplane": info}}))
+def test_a_control_plane_started_without_encryption_turns_the_process_check_red(unencrypted_control_plane):
+    """Seeded fault: a second API server (etcd and kube-apiserver alone) started with encrypt=False (conftest.py)."""
+    f = controlplane.check_apiserver(unencrypted_control_plane["target"])
     assert findings.caught(f, "no --encryption-provider-config"), f.evidence
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..config import Target
@@ -151,8 +152,8 @@ def api_version(target: Target, group: str) -> str:
 
 def members(target: Target, parent: Parent, gks, namespaces) -> list[dict]:
     """Every live object labelled part-of the set, of the given group-kinds, in the given namespaces
-    (cluster-scoped kinds once). One list call per (group-kind, namespace)."""
-    out = []
+    (cluster-scoped kinds once). One list call per (group-kind, namespace), several at once."""
+    lists = []
     for gk in sorted(gks):
         kind, group = split_gk(gk)
         av = api_version(target, group)
@@ -160,10 +161,16 @@ def members(target: Target, parent: Parent, gks, namespaces) -> list[dict]:
             namespaced = client.resource(target, av, kind)[1]
         except client.NotFound:
             continue    # a kind the server no longer serves has no members left
-        for ns in (sorted(namespaces) if namespaced else [None]):
-            for o in client.list_objects(target, av, kind, ns, label_selector=parent.selector):
-                out.append({**o, "apiVersion": av, "kind": kind})
-    return out
+        lists += [(av, kind, ns) for ns in (sorted(namespaces) if namespaced else [None])]
+
+    def one(job):
+        av, kind, ns = job
+        return [{**o, "apiVersion": av, "kind": kind}
+                for o in client.list_objects(target, av, kind, ns, label_selector=parent.selector)]
+    if len(lists) <= 1:
+        return [o for job in lists for o in one(job)]
+    with ThreadPoolExecutor(min(4, len(lists))) as pool:
+        return [o for found in pool.map(one, lists) for o in found]
 
 
 def apply_cluster(target: Target, objs, apply=None, progress=lambda m: None) -> list[str]:

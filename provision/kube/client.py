@@ -33,6 +33,7 @@ __all__ = ["api", "core", "coordination", "apps", "ApiException", "ApiError", "N
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, int], k8s.ApiClient] = {}
 _resources: dict[tuple[int, str], dict[str, tuple[str, bool]]] = {}
+POOL = 32   # connections kept per API client (the library's default is 5 per CPU)
 
 
 class ApiError(errors.ProvisionError):
@@ -65,7 +66,9 @@ def api(where: Target | str | Path, impersonate: str | None = None) -> k8s.ApiCl
     with _lock:
         c = _clients.get(key)
         if c is None:
-            c = k8s_config.new_client_from_config(config_file=path)
+            cfg = type.__call__(k8s.Configuration)   # a fresh one, not the process-wide default
+            cfg.connection_pool_maxsize = POOL      # the deploy's reads and applies run several at once
+            c = k8s_config.new_client_from_config(config_file=path, client_configuration=cfg)
             if impersonate:
                 # no Impersonate-Group: for a service account user the API server adds its groups itself
                 c.set_default_header("Impersonate-User", impersonate)

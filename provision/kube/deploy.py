@@ -2,16 +2,18 @@
 
 validate -> refuse the wrong cluster -> server-side dry run of the whole set
 (the diff against the live objects says whether anything would change: a
-no-op deploy makes zero writes) -> take the Lease -> server-side apply with a
-fixed field manager (members of the app's ApplySet) -> wait for a healthy rollout, failing early on a
-clear cause -> prune what the render dropped; on failure re-apply the last good set, wait until healthy
-and prune what the failed deploy added -> record history -> release the Lease. See docs/deploy.md.
+no-op deploy makes zero writes; the reads run at once) -> refuse a pod no node can hold -> take the
+Lease -> server-side apply with a fixed field manager (members of the app's ApplySet) -> wait for a
+healthy rollout, failing early on a clear cause -> prune what the render dropped; on failure re-apply
+the last good set, wait until healthy and prune what the failed deploy added -> record history ->
+release the Lease. See docs/deploy.md.
 """
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,11 @@ class DeployFailed(errors.ProvisionError):
     def __init__(self, message: str, outcome: Outcome):
         super().__init__(message, evidence=tuple(outcome.evidence))
         self.outcome = outcome
+
+
+class Unfit(DeployFailed, errors.BadInput):
+    """A pod of the set fits on no node: certain before apply, so refused before apply (exit 2, nothing
+    changed)."""
 
 
 @dataclass(frozen=True)
@@ -205,38 +212,9 @@ def _ensure_namespaces(target: Target, p: Plan, out: Outcome) -> None:
 
 def wait_rollout(target: Target, p: Plan, timeout: float, grace: float, poll: float, progress: Progress,
                  fail_fast: bool, min_ready: dict, track: set | None = None) -> rollout.Verdict:
-    """Poll until healthy; with fail_fast, stop at the first clear failure.
-    Records the lowest ready count of the workloads in `track` (those that
-    existed before the apply) in `min_ready`. Without fail_fast (a rollback)
-    it deletes StatefulSet pods stuck at the bad revision."""
-    deps, stss = p.names("Deployment"), p.names("StatefulSet")
-    svcs = p.names("Service")
-    t0 = time.monotonic()
-    said, said_at = "", 0.0
-    while True:
-        snap = rollout.snapshot(target, p.namespace)
-        v = rollout.evaluate(snap, deps, stss, svcs, datetime.now(UTC), grace)
-        for w, (r, want) in v.ready.items():
-            if track is not None and w not in track:
-                continue
-            low = min_ready.setdefault(w, [r, want])
-            low[0], low[1] = min(low[0], r), want
-        if v.state == "healthy" or (fail_fast and v.state == "failed"):
-            return v
-        if not fail_fast:
-            for pod in rollout.stuck_statefulset_pods(snap):
-                progress(f"deleting {pod}: a StatefulSet does not replace a broken pod on rollback")
-                client.delete(target, "v1", "Pod", pod, p.namespace)
-        waited = time.monotonic() - t0
-        if waited > timeout:
-            v.problems.append(f"timed out after {timeout:.0f}s waiting for the rollout: {v.summary()}")
-            v.state = "failed"
-            return v
-        summary = v.summary()
-        if summary != said or time.monotonic() - said_at > 15:
-            progress(f"waiting for the rollout ({waited:.0f}s): {summary}")
-            said, said_at = summary, time.monotonic()
-        time.sleep(poll)
+    """rollout.wait on the plan's workloads and Services."""
+    return rollout.wait(target, p.namespace, (p.names("Deployment"), p.names("StatefulSet"), p.names("Service")),
+                        timeout, grace, poll, progress, fail_fast, min_ready, track)
 
 
 def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcome:
@@ -246,13 +224,25 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
     identity.verify(target, p.env, opts.identity_namespace)        # 2. wrong cluster (Refused)
     _ensure_namespaces(target, p, out)
     progress(f"server-side dry run of {len(p.objects)} objects")
-    dry = dry_run(target, p.objects)                               # 1b. whole set validated first
-    changes = diff(live_objects(target, p.objects), dry)
+    parent = applyset.app_parent(p.namespace)
+    with ThreadPoolExecutor(4) as pool:                            # independent reads, at once
+        dry_f = pool.submit(dry_run, target, p.objects)            # 1b. whole set validated first
+        live_f = pool.submit(live_objects, target, p.objects)
+        have_f = pool.submit(applyset.read, target, parent)        # the prune step's reads
+        nodes_f = pool.submit(rollout.nodes, target)
+        have = have_f.result()
+        gone = prune.pending(target, parent, p.objects, opts.prune_data, have)
+        live, dry = live_f.result(), dry_f.result()
+    nodes = nodes_f.result()
+    if not nodes:  # said, never skipped silently: the rollout's own verdict judges an unschedulable pod
+        progress("pre-apply fit check not run: this identity may not list the cluster's Nodes")
+    unfit = rollout.unfit(p.objects, nodes)
+    if unfit:                                                      # certain before apply: refused before apply
+        out.result, out.reason, out.evidence, out.finished = history.FAILED, unfit[0], unfit, time.time()
+        raise Unfit(DEPLOY_FAILED.format(sha=p.sha, reason=unfit[0], rollback="nothing to roll back"), out)
+    changes = diff(live, dry)
     grace = opts.ready_grace if opts.ready_grace is not None else ready_grace(p.objects)
     timeout = opts.rollout_timeout or rollout_timeout(p.objects)
-    parent = applyset.app_parent(p.namespace)
-    have = applyset.read(target, parent)                           # the prune step's reads
-    gone = prune.pending(target, parent, p.objects, opts.prune_data, have)
     want_gks = applyset.group_kinds(p.objects) | {applyset.group_kind(o) for o, _ in gone.kept}
     if (not changes and not out.changed and not gone.delete and have is not None and have.gks == want_gks
             and lock.holder_of(target, p.namespace)[0] != "held"):
@@ -271,7 +261,7 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
         history.start(target, p.namespace, {"id": entry_id, "action": opts.action, "sha": p.sha,
                                             "env": p.env["name"], "actor": out.holder,
                                             "started": history.iso(out.started)})
-        before = live_objects(target, p.objects)
+        before = live if not lk.waited else live_objects(target, p.objects)   # re-read after a wait
         recorded = last_good.read_record(target, p.namespace)
         out.corrected = drift.corrections(recorded and recorded.objects, before, {key(o) for o in p.objects})
         gks, nss = prune.scope(have, p.objects, parent)            # the parent first: a crash leaves members
@@ -293,8 +283,10 @@ def deploy(target: Target, opts: Options, progress: Progress = _quiet) -> Outcom
         good = last_good.read(target, p.namespace) if v.state != "healthy" else None
         step = decide(v.state, good[0] if good else None, opts.rollback)
         if step == "done":
-            last_good.save(target, p.namespace, p.sha, p.objects)
-            done, n = prune.finish(target, parent, p.objects, opts.prune_data, progress)   # prune after health
+            with ThreadPoolExecutor(1) as pool:                    # independent: at once
+                saved = pool.submit(last_good.save, target, p.namespace, p.sha, p.objects)
+                done, n = prune.finish(target, parent, p.objects, opts.prune_data, progress)   # prune after health
+                saved.result()
             out.pruned, out.kept, out.writes = done.deleted, done.kept, out.writes + n
             out.result = history.SUCCEEDED
         else:

@@ -97,6 +97,7 @@ class Lock:
         self._thread: threading.Thread | None = None
         self.acquired_at: float | None = None   # time.time() when held
         self.took_over: str = ""               # holder of the expired lease we took over
+        self.waited = False                    # whether acquire had to wait (someone else held it)
 
     def _read(self) -> dict | None:
         return client.get(self.target, "coordination.k8s.io/v1", "Lease", self.name, self.namespace)
@@ -135,6 +136,7 @@ class Lock:
                     progress(f"took over the deploy lock from {self.took_over} (lease expired)")
                 self._start_renewing()
                 return self
+            self.waited = True
             if holder and not wait:
                 raise LockHeld(LOCK_HELD.format(namespace=self.namespace, name=self.name, holder=holder,
                                                 age=age, lease=self.lease_seconds), holder)

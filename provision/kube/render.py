@@ -22,6 +22,8 @@ from .objects import CLUSTER_SCOPED, containers, key, pod_spec, pod_template, sp
 # The one render error: bad input (exit 2), nothing changed.
 MISSING_OVERLAY = "overlay {path} of environment {env!r} does not exist"
 RENDER_FAILED = "overlay {path} does not render: {detail}"
+# libyaml's safe loader when PyYAML has it: the same objects, ~5x faster than the pure-Python one
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _environment(env: Environment | str) -> Environment:
@@ -45,7 +47,7 @@ def render_dir(path: Path) -> list[dict]:
     except kubectl.KubectlError as exc:
         raise errors.BadInput(RENDER_FAILED.format(path=path, detail=str(exc).split(": ", 1)[-1]),
                               evidence=exc.evidence) from None
-    return [d for d in yaml.safe_load_all(out) if d]
+    return [d for d in yaml.load_all(out, Loader=_LOADER) if d]
 
 
 def render(env: Environment | str) -> list[dict]:

@@ -65,11 +65,12 @@ def kwok_stages() -> list[dict]:
         _stage("pod-faulty-start", "Pod", [alive, pending,
                                            {"key": faulty, "operator": "In", "values": ["true"]}],
                {"statusTemplate": template("pod-faulty") + "\n" + pod_common}),
-        # CRASHLOOP_TAG: the container keeps crashing, like a kubelet's restarts; on
-        # re-entry the same container statuses and no new pod IP (one per family)
+        # CRASHLOOP_TAG: the container keeps crashing, like a kubelet's restarts (every 1-1.5 s: the pod
+        # is CrashLoopBackOff from its start, so the health gate needs no restart to judge it; only the
+        # growing count is waited for); on re-entry the same container statuses and no new pod IP (one per family)
         _stage("pod-crashloop", "Pod", [alive, running,
                                         {"key": crash, "operator": "In", "values": ["true"]}],
-               {"statusTemplate": template("pod-faulty")}, delay_ms=3000, jitter_ms=4000),
+               {"statusTemplate": template("pod-faulty")}, delay_ms=1000, jitter_ms=1500),
         _stage("pod-complete", "Pod", [alive, running,
                                        {"key": ".metadata.ownerReferences.[].kind", "operator": "In",
                                         "values": ["Job"]}],
