@@ -55,6 +55,20 @@ Feature: Backup and disaster recovery of PostgreSQL
     And the drilled database matches the backup's manifest, table by table
     And the RPO and the RTO are within the targets of settings
 
+  # Rehearsed: the nightly drill job (verify-live.yml `drill`) with its own role only, obtained through the
+  # OIDC exchange with the claims GitHub sends that job; no kubeconfig. The CronJob's set is uploaded by the
+  # operator (kwok runs no container: harness/rehearsal_drill.py CRONJOB_GAP).
+  @T18 @rehearsal @dr
+  Scenario: The nightly drill job restores the newest backup with its own role's rights alone
+    Given the dev environment
+    And a PostgreSQL database with generated application data
+    And its backup in the bucket, uploaded as the backup CronJob would
+    When the nightly workflow's drill job runs the restore drill with its own role
+    Then the newest backup verifies before any restore
+    And the drilled database matches the backup's manifest, table by table
+    And the RPO and the RTO are within the targets of settings
+    And the drill job's role may not write the backups nor read the stacks
+
   @T18 @offline @dr
   Scenario Outline: A corrupt backup in the bucket is refused and the target database is left untouched
     Given the dev environment

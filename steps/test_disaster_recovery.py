@@ -179,6 +179,39 @@ def _restore_from_bucket(target, bucket, source):
     return None
 
 
+@given("its backup in the bucket, uploaded as the backup CronJob would", target_fixture="drill_location")
+def _uploaded_as_cronjob(target, env, source, tmp_path, record):
+    from harness import rehearsal_drill
+    from provision.findings import passed
+
+    loc = rehearsal_drill.upload_as_cronjob(target, env, dr.backup(source.dsn, source.database, tmp_path / "set"))
+    record(passed("the CronJob's set, uploaded by the operator", "a set under the prefix", loc.url(),
+                  gaps=(rehearsal_drill.CRONJOB_GAP,), grade=target.grade("aws")))
+    return loc
+
+
+@when("the nightly workflow's drill job runs the restore drill with its own role", target_fixture="drilled")
+def _drill_as_job(target, env, source, request):
+    from harness import rehearsal_drill
+    from provision.aws import clients
+    from provision.backup import store
+
+    with rehearsal_drill.as_drill_job(target, env):
+        loc = store.location(target, env)  # the drill role may not read the stack: by the key's alias
+        drilled = store.drill(clients.client(target, "s3"), loc, source.dsn,
+                              {s: target.grade(s) for s in ("aws", "postgres")})
+        request.node.stash[_REFUSALS] = rehearsal_drill.refusals(target, env, loc)
+    return drilled
+
+
+_REFUSALS = pytest.StashKey()
+
+
+@then("the drill job's role may not write the backups nor read the stacks")
+def _drill_refusals(check, request):
+    check(request.node.stash[_REFUSALS])
+
+
 @when("the restore drill runs", target_fixture="drilled")
 def _drill(target, bucket, source):
     from provision.backup import store

@@ -46,7 +46,8 @@ def start(state_dir: Path, progress=print) -> dict:
 
     # The rehearsal's moto answers as the account of settings.yaml, so ARNs match the access entries and policies.
     env = {"MOTO_ACCOUNT_ID": config.settings()["aws"]["account_id"]} if stack.mode_of(state_dir) == "rehearsal" else {}
-    pid = procs.spawn(NAME, [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], state_dir,
+    pid = procs.spawn(NAME, [sys.executable, "-m", "provision.local.moto_main", "-H", "127.0.0.1", "-p", str(port)],
+                      state_dir,
                       env=env)
     procs.wait_port("127.0.0.1", port, 30, pid, "moto server")
     return {"aws_endpoint_url": f"http://127.0.0.1:{port}"}
