@@ -26,9 +26,6 @@ from .apply import apply_set, diff, dry_run, live_objects
 from .objects import containers, key
 
 DEFAULT_PROGRESS_DEADLINE = 600
-# Capabilities a target may lack (target.cannot): the demo does the operator's part for it.
-SECRET_SOURCE = "real_secret_source"
-VOLUME_PROVISIONING = "volume_provisioning"
 DEPLOY_FAILED = "deploy of {sha} failed: {reason}; {rollback}"
 NO_CHANGES = "no changes: the cluster already runs {sha} in {namespace} and it is healthy"
 NO_PREVIOUS = "no previous good deploy to roll back to"
@@ -369,22 +366,3 @@ def status_lines(target: Target, env: str, namespace: str | None = None) -> list
     out.append("history (oldest first):")
     out += ["  " + line for line in history.lines(history.read(target, ns))] or ["  (none)"]
     return out
-
-
-def demo_step(target: Target, progress: Progress) -> list[str]:
-    """`provision demo`: identify the local cluster as dev, deploy a SHA, deploy it again."""
-    import secrets as _s
-
-    env = Environment.named("dev")
-    identity.bootstrap(target, env.cluster_name)
-    sha = _s.token_hex(20)
-    objs = render.prepare(render.render(env), sha, target.namespace)
-    # The operator's once-per-cluster steps (docs/deployment-guide.md), where the target declares it needs them:
-    if target.cannot.get(SECRET_SOURCE):     # a throwaway secret source: fill it with generated values
-        app_secret.seed_offline_source(target, "dev", app_secret.required_keys(objs))
-    if target.cannot.get(VOLUME_PROVISIONING):  # no storage driver: pre-bind the postgres claim (volumes.py)
-        from . import volumes
-        volumes.prebind(target, plan(target, Options(env="dev", image_tag=sha)).objects)
-    first = deploy(target, Options(env="dev", image_tag=sha), progress)
-    second = deploy(target, Options(env="dev", image_tag=sha), progress)
-    return [*first.lines(), *second.lines()]
