@@ -58,8 +58,8 @@ def as_drill_job(target: Target, env: Environment) -> Iterator[Identity]:
 
 
 def refusals(target: Target, env: Environment, loc: store.Location) -> Finding:
-    """What the drill job's role must not do, tried as that role: write a backup, read the stacks (pure
-    reads of the answers: each must be an AccessDenied)."""
+    """What the drill job's role must not do, tried as that role: write a backup, read the stacks; each
+    must be answered AccessDenied."""
     tries = {
         "s3:PutObject under the backup prefix": lambda: clients.client(target, "s3").put_object(
             Bucket=loc.bucket, Key=f"{loc.prefix}drill-may-not-write", Body=b"x",
@@ -71,11 +71,14 @@ def refusals(target: Target, env: Environment, loc: store.Location) -> Finding:
     for what, call in tries.items():
         try:
             call()
-            bad.append(f"FAIL {what}: allowed")
         except botocore.exceptions.ClientError as exc:
             code = exc.response["Error"]["Code"]
-            (lines if store.readable(exc) else bad).append(f"{what}: {code}" if store.readable(exc)
-                                                           else f"FAIL {what}: {code}, not a refusal")
+            if store.readable(exc):  # an AccessDenied: refused, as it must be
+                lines.append(f"{what}: {code}")
+            else:
+                bad.append(f"FAIL {what}: {code}, not a refusal")
+        else:
+            bad.append(f"FAIL {what}: allowed")
     subject = "the drill job's role may read the backups and nothing else"
     if bad:
         return failed(subject, "AccessDenied for each", "; ".join(b.removeprefix("FAIL ") for b in bad),

@@ -75,3 +75,19 @@ def seeded_overlay(env, fault, rendered, tmp_path):
     # Seeded into a copy of manifests/ under tmp_path; committed files stay untouched.
     rendered[env] = render.render_dir(manifest_faults.seed_fault(fault, env, tmp_path))
     return rendered[env]
+
+
+@pytest.fixture
+def scratch_namespace(target):
+    """A fresh namespace, deleted after the scenario. A scratch namespace is a write: the read-only nightly
+    job (and its rehearsal) never makes one, so there the scenario is not verifiable, with the reason."""
+    from harness import kube as testing
+    from provision.kube import rbac
+    from provision.report.outcomes import NOT_VERIFIABLE_PREFIX
+
+    why = testing.refuses_test_deploys(target)
+    if why:
+        pytest.skip(f"{NOT_VERIFIABLE_PREFIX} this target: {why}")
+    ns = rbac.fresh_namespace_name()
+    yield ns
+    rbac.delete_namespace(target, ns)

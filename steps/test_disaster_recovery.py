@@ -254,19 +254,7 @@ def _backup_egress(objects, check):
                                                cronjob_checks.check_reachability(objects)]))
 
 
-@pytest.fixture
-def _backup_namespace(target):
-    from harness import kube as testing
-    from provision.kube import rbac
-    why = testing.refuses_test_deploys(target)
-    if why:
-        pytest.skip(f"{NOT_VERIFIABLE_PREFIX} this target: {why}")
-    ns = rbac.fresh_namespace_name()
-    yield ns
-    rbac.delete_namespace(target, ns)
-
-
 @then("a Job from the backup CronJob is admitted under Pod Security restricted and its pod is scheduled")
-def _cronjob_admitted(objects, target, _backup_namespace, check):
+def _cronjob_admitted(objects, target, scratch_namespace, check):
     from provision.backup import cronjob_admission
-    check(cronjob_admission.admitted_and_scheduled(target, objects, _backup_namespace))
+    check(cronjob_admission.admitted_and_scheduled(target, objects, scratch_namespace))

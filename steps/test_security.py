@@ -1,11 +1,8 @@
 """Steps of features/security.feature."""
-import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from harness import kube as testing
 from provision.findings import caught
 from provision.kube import netpol, rbac, render
-from provision.report.outcomes import NOT_VERIFIABLE_PREFIX
 
 scenarios("security.feature")
 
@@ -38,22 +35,11 @@ def reachability_fails(objects, evidence, check, record):
     check(caught(record(netpol.check_reachability(actual, expected)), evidence))
 
 
-@pytest.fixture
-def fresh_namespace(target):
-    # A scratch namespace is a write: the read-only nightly job (and its rehearsal) never makes one.
-    why = testing.refuses_test_deploys(target)
-    if why:
-        pytest.skip(f"{NOT_VERIFIABLE_PREFIX} this target: {why}")
-    ns = rbac.fresh_namespace_name()
-    yield ns
-    rbac.delete_namespace(target, ns)
-
-
 @given("the app is deployed to a fresh namespace", target_fixture="deployed")
-def deployed(target, fresh_namespace, check):
-    result = rbac.apply_app(target, fresh_namespace, render.render("dev"))
+def deployed(target, scratch_namespace, check):
+    result = rbac.apply_app(target, scratch_namespace, render.render("dev"))
     check(result)
-    return fresh_namespace
+    return scratch_namespace
 
 
 @given(parsers.parse('a seeded RoleBinding grants "{sa}" the "{role}" ClusterRole'))
@@ -76,8 +62,8 @@ def rbac_fails(target, deployed, evidence, check, record):
 
 
 @when("it is applied to a fresh namespace", target_fixture="applied")
-def applied(target, fresh_namespace, objects):
-    return rbac.apply_app(target, fresh_namespace, objects)
+def applied(target, scratch_namespace, objects):
+    return rbac.apply_app(target, scratch_namespace, objects)
 
 
 @then(parsers.parse('the apply check fails naming "{evidence}"'))
